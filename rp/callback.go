@@ -1,0 +1,153 @@
+package rp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// Tokens are the verified result of a login or a refresh. Its secrets redact
+// themselves when printed or logged.
+type Tokens struct {
+	AccessToken  Secret
+	TokenType    string    // "Bearer"
+	RefreshToken Secret    // empty when the provider issued none
+	Expiry       time.Time // of the access token; zero when unknown
+	IDToken      Secret    // the raw ID token, e.g. for id_token_hint
+	Claims       *IDClaims // the ID token's verified claims
+}
+
+// LogValue logs the non-secret parts only.
+func (t *Tokens) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.Time("expiry", t.Expiry), slog.Bool("refresh_token", t.RefreshToken != "")}
+	if t.Claims != nil {
+		attrs = append(attrs, slog.String("sub", t.Claims.Subject))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// maxParamBytes bounds each authorization response parameter.
+const maxParamBytes = 4 << 10
+
+// Callback completes a login: params are the authorization response (the
+// redirect's query, or the form_post body), st the [LoginState] from
+// [Client.StartLogin]. It checks state in constant time, turns an error
+// response into a [*ProviderError], exchanges the code with the PKCE
+// verifier and verifies the ID token (signature, alg, iss, aud, azp, exp,
+// iat, nonce, auth_time against max_age, at_hash, sub).
+//
+// A LoginState must be used once: the caller deletes it whatever the
+// outcome, so a replayed callback fails with ErrStateMismatch.
+func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values) (*Tokens, error) {
+	if st == nil || st.State == "" {
+		return nil, fmt.Errorf("%w: no login in progress", ErrStateMismatch)
+	}
+	for k, v := range params {
+		if len(v) != 1 {
+			return nil, fmt.Errorf("%w: parameter %q appears %d times", ErrInvalidCallback, k, len(v))
+		}
+		if len(v[0]) > maxParamBytes {
+			return nil, fmt.Errorf("%w: parameter %q is longer than %d bytes", ErrInvalidCallback, k, maxParamBytes)
+		}
+	}
+	if !equalConstantTime(params.Get("state"), st.State) {
+		return nil, ErrStateMismatch
+	}
+	if c.cfg.Now().Sub(st.Created) > c.cfg.LoginTimeout {
+		return nil, fmt.Errorf("%w: started at %s", ErrLoginExpired, st.Created.Format(time.RFC3339))
+	}
+	// RFC 9207: the iss parameter defends against mix-up attacks.
+	if iss, ok := params["iss"]; ok || c.meta.AuthorizationResponseIssParameterSupported {
+		if !ok || iss[0] != c.cfg.Issuer {
+			return nil, fmt.Errorf("%w: authorization response iss %q", ErrIssuer, params.Get("iss"))
+		}
+	}
+	if code := params.Get("error"); code != "" {
+		return nil, &ProviderError{
+			Endpoint:    "authorization",
+			Code:        code,
+			Description: params.Get("error_description"),
+			URI:         params.Get("error_uri"),
+		}
+	}
+	code := params.Get("code")
+	if code == "" {
+		return nil, fmt.Errorf("%w: no code", ErrInvalidCallback)
+	}
+
+	tok, err := c.oauth2.Exchange(c.tokenContext(ctx), code, oauth2.VerifierOption(string(st.Verifier)))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	raw, err := idTokenOf(tok)
+	if err != nil {
+		return nil, err
+	}
+	if raw == "" {
+		return nil, ErrMissingIDToken
+	}
+	claims, err := c.verifyIDToken(ctx, raw, idCheck{nonce: st.Nonce, maxAge: st.MaxAge, accessToken: tok.AccessToken})
+	if err != nil {
+		return nil, err
+	}
+	return tokensFrom(tok, raw, claims), nil
+}
+
+// idTokenOf returns the id_token member of a token response, "" if absent.
+func idTokenOf(tok *oauth2.Token) (string, error) {
+	switch v := tok.Extra("id_token").(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", fmt.Errorf("%w: id_token is a %T, not a string", ErrTokenResponse, v)
+	}
+}
+
+func tokensFrom(tok *oauth2.Token, rawID string, claims *IDClaims) *Tokens {
+	return &Tokens{
+		AccessToken:  Secret(tok.AccessToken),
+		TokenType:    tok.Type(),
+		RefreshToken: Secret(tok.RefreshToken),
+		Expiry:       tok.Expiry,
+		IDToken:      Secret(rawID),
+		Claims:       claims,
+	}
+}
+
+// tokenContext carries the authenticating HTTP client to x/oauth2.
+func (c *Client) tokenContext(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, c.token)
+}
+
+// tokenError classifies an error from x/oauth2's token requests.
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	var ue *url.Error
+	switch {
+	case errors.As(err, &re):
+		pe := &ProviderError{
+			Endpoint:    "token",
+			Code:        re.ErrorCode,
+			Description: re.ErrorDescription,
+			URI:         re.ErrorURI,
+			err:         re,
+		}
+		if re.Response != nil {
+			pe.StatusCode = re.Response.StatusCode
+		}
+		return pe
+	case errors.As(err, &ue):
+		return unavailable(err)
+	}
+	// Not an HTTP error: the response could not be parsed (wrong JSON
+	// types, missing access_token, ...).
+	return fmt.Errorf("%w: %v", ErrTokenResponse, err)
+}

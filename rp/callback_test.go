@@ -1,0 +1,237 @@
+package rp_test
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/rp"
+)
+
+func TestStartLogin(t *testing.T) {
+	e := setup(t, nil, nil)
+	authURL, st, err := e.c.StartLogin(
+		rp.WithReturnTo("/me"), rp.WithPrompt("login"), rp.WithMaxAge(5*time.Minute),
+		rp.WithLoginHint("alice"), rp.WithACRValues("urn:mfa", "urn:pwd"), rp.WithUILocales("fr-CA", "en"),
+		rp.WithScopes("groups", "openid"), rp.WithParam("audience", "api://x"), rp.WithFormPost(),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := u.Scheme+"://"+u.Host+u.Path, e.p.Issuer()+"/authorize"; got != want {
+		t.Errorf("endpoint = %s, want %s", got, want)
+	}
+	q := u.Query()
+	want := map[string]string{
+		"response_type":         "code",
+		"client_id":             oidctest.DefaultClientID,
+		"redirect_uri":          redirectURL,
+		"scope":                 "openid profile email offline_access groups",
+		"state":                 st.State,
+		"nonce":                 st.Nonce,
+		"code_challenge_method": "S256",
+		"prompt":                "login",
+		"max_age":               "300",
+		"login_hint":            "alice",
+		"acr_values":            "urn:mfa urn:pwd",
+		"ui_locales":            "fr-CA en",
+		"audience":              "api://x",
+		"response_mode":         "form_post",
+	}
+	for k, v := range want {
+		if q.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, q.Get(k), v)
+		}
+	}
+	if q.Get("code_challenge") == "" || q.Get("code_challenge") == string(st.Verifier) {
+		t.Errorf("code_challenge = %q: want the S256 hash of the verifier", q.Get("code_challenge"))
+	}
+	if st.ReturnTo != "/me" || st.MaxAge == nil || *st.MaxAge != 5*time.Minute || !st.Created.Equal(e.clk.Now()) {
+		t.Errorf("login state = %+v", st)
+	}
+	// 256-bit random values: 43 base64url characters, never repeated.
+	_, st2, _ := e.c.StartLogin()
+	for _, v := range []string{st.State, st.Nonce, string(st.Verifier)} {
+		if len(v) < 43 {
+			t.Errorf("random value %q is shorter than 256 bits", v)
+		}
+	}
+	if st.State == st2.State || st.Nonce == st2.Nonce || st.Verifier == st2.Verifier {
+		t.Error("two logins share a random value")
+	}
+}
+
+func TestStartLoginRefusesReservedParams(t *testing.T) {
+	e := setup(t, nil, nil)
+	for _, p := range []string{"state", "nonce", "redirect_uri", "client_id", "code_challenge", "response_type", "scope", "max_age"} {
+		if _, _, err := e.c.StartLogin(rp.WithParam(p, "x")); !errors.Is(err, rp.ErrConfig) {
+			t.Errorf("WithParam(%q): err = %v, want ErrConfig", p, err)
+		}
+	}
+}
+
+func TestCallbackFormPost(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t, rp.WithFormPost())
+	if tok.Claims.Subject != oidctest.DefaultSubject {
+		t.Fatalf("sub = %q", tok.Claims.Subject)
+	}
+}
+
+func TestCallbackResult(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	c := tok.Claims
+	if c.Issuer != e.p.Issuer() || c.Subject != oidctest.DefaultSubject || c.SID == "" ||
+		len(c.Audience) != 1 || c.Audience[0] != oidctest.DefaultClientID ||
+		c.Expiry.IsZero() || c.IssuedAt.IsZero() || c.AuthTime.IsZero() || c.Nonce == "" {
+		t.Fatalf("claims = %+v", c)
+	}
+	var std rp.StandardClaims
+	if err := c.Decode(&std); err != nil || std.Email != "alice@example.com" || !std.EmailVerified {
+		t.Fatalf("standard claims = %+v, %v", std, err)
+	}
+	if tok.RefreshToken == "" || tok.TokenType == "" || tok.Expiry.IsZero() {
+		t.Fatalf("tokens = %+v", tok)
+	}
+	if !strings.Contains(string(c.Raw()), `"sub"`) {
+		t.Fatalf("raw claims = %s", c.Raw())
+	}
+}
+
+// TestCallbackRequestChecks breaks the authorization response or the login
+// state one way at a time.
+func TestCallbackRequestChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		mangle func(e *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values)
+		want   error
+	}{
+		{"state differs", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			p.Set("state", st.State+"x")
+			return st, p
+		}, rp.ErrStateMismatch},
+		{"state missing", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			p.Del("state")
+			return st, p
+		}, rp.ErrStateMismatch},
+		{"no login state", func(_ *env, _ *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			return nil, p
+		}, rp.ErrStateMismatch},
+		{"state of another login", func(e *env, _ *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			_, other, _ := e.c.StartLogin()
+			return other, p
+		}, rp.ErrStateMismatch},
+		{"login too old", func(e *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			e.clk.Advance(11 * time.Minute)
+			return st, p
+		}, rp.ErrLoginExpired},
+		{"code missing", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			p.Del("code")
+			return st, p
+		}, rp.ErrInvalidCallback},
+		{"code repeated", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			p.Add("code", "other")
+			return st, p
+		}, rp.ErrInvalidCallback},
+		{"huge parameter", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			p.Set("code", strings.Repeat("A", 1<<20))
+			return st, p
+		}, rp.ErrInvalidCallback},
+		{"binary parameter", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			p.Set("state", "\x00\xff\xfe")
+			return st, p
+		}, rp.ErrStateMismatch},
+		{"iss parameter of another issuer (RFC 9207)", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			p.Set("iss", "https://evil.example")
+			return st, p
+		}, rp.ErrIssuer},
+		{"wrong PKCE verifier", func(_ *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values) {
+			st.Verifier = "wrong-verifier-wrong-verifier-wrong-verifier-0123"
+			return st, p
+		}, nil}, // checked below: invalid_grant
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, nil)
+			st, p := e.authorize(t)
+			st, p = tc.mangle(e, st, p)
+			_, err := e.c.Callback(t.Context(), st, p)
+			if tc.want == nil {
+				if pe := providerErr(t, err); pe.Code != "invalid_grant" || pe.Endpoint != "token" {
+					t.Fatalf("provider error = %+v", pe)
+				}
+				return
+			}
+			wantErr(t, err, tc.want)
+		})
+	}
+}
+
+func TestCallbackCodeReplay(t *testing.T) {
+	e := setup(t, nil, nil)
+	st, p := e.authorize(t)
+	if _, err := e.c.Callback(t.Context(), st, p); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.c.Callback(t.Context(), st, p)
+	if pe := providerErr(t, err); pe.Code != "invalid_grant" {
+		t.Fatalf("replayed code: %+v", pe)
+	}
+}
+
+func TestCallbackErrorResponse(t *testing.T) {
+	e := setup(t, nil, nil)
+	st, _ := e.authorize(t)
+	p := url.Values{"state": {st.State}, "error": {"access_denied"}, "error_description": {"user said no"}, "error_uri": {"https://op.example/e"}}
+	_, err := e.c.Callback(t.Context(), st, p)
+	pe := providerErr(t, err)
+	if pe.Endpoint != "authorization" || pe.Code != "access_denied" || pe.Description != "user said no" || pe.URI != "https://op.example/e" {
+		t.Fatalf("provider error = %+v", pe)
+	}
+	// An error response with a foreign state is a state mismatch first.
+	p.Set("state", "forged")
+	_, err = e.c.Callback(t.Context(), st, p)
+	wantErr(t, err, rp.ErrStateMismatch)
+}
+
+// TestTokenResponseChecks breaks the token endpoint's answer.
+func TestTokenResponseChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(*oidctest.Response)
+		want   error
+	}{
+		{"no id_token", func(r *oidctest.Response) { delete(r.Body, "id_token") }, rp.ErrMissingIDToken},
+		{"id_token a number", func(r *oidctest.Response) { r.Body["id_token"] = 42 }, rp.ErrTokenResponse},
+		{"id_token garbage", func(r *oidctest.Response) { r.Body["id_token"] = "a.b.c" }, rp.ErrMalformedToken},
+		{"access_token an object", func(r *oidctest.Response) { r.Body["access_token"] = map[string]any{"x": 1} }, rp.ErrTokenResponse},
+		{"no access_token", func(r *oidctest.Response) { delete(r.Body, "access_token") }, rp.ErrTokenResponse},
+		{"expires_in a word", func(r *oidctest.Response) { r.Body["expires_in"] = "soon" }, rp.ErrTokenResponse},
+		{"not JSON", func(r *oidctest.Response) { r.Raw = []byte("<html>oops</html>") }, rp.ErrTokenResponse},
+		{"server error", func(r *oidctest.Response) { r.Status = 503; r.Raw = []byte("down") }, rp.ErrProviderUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, nil)
+			e.p.SetResponseHook("token", tc.tamper)
+			_, err := e.login(t)
+			wantErr(t, err, tc.want)
+		})
+	}
+}
+
+func TestCallbackProviderDown(t *testing.T) {
+	e := setup(t, nil, nil)
+	st, p := e.authorize(t)
+	e.p.Close()
+	_, err := e.c.Callback(t.Context(), st, p)
+	wantErr(t, err, rp.ErrProviderUnavailable)
+}

@@ -1,0 +1,395 @@
+package rp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
+)
+
+// Metadata is the part of the provider's discovery document (OpenID Connect
+// Discovery 1.0, RFC 8414 and the logout specifications) that rp uses, after
+// Config.Endpoints were applied.
+type Metadata struct {
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	UserInfoEndpoint      string `json:"userinfo_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+	EndSessionEndpoint    string `json:"end_session_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+
+	TokenEndpointAuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+	IDTokenSigningAlgs       []string `json:"id_token_signing_alg_values_supported"`
+	CodeChallengeMethods     []string `json:"code_challenge_methods_supported"`
+	ResponseModes            []string `json:"response_modes_supported"`
+	ScopesSupported          []string `json:"scopes_supported"`
+
+	BackchannelLogoutSupported         bool `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported  bool `json:"backchannel_logout_session_supported"`
+	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
+	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported"`
+	// AuthorizationResponseIssParameterSupported (RFC 9207): when true,
+	// every authorization response must carry an "iss" parameter equal to
+	// the issuer, which [Client.Callback] then requires.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+}
+
+// Client talks to one OpenID Provider on behalf of one registered client. It
+// holds no per-user state and is safe for concurrent use. Build it with [New].
+type Client struct {
+	cfg    Config // defaults applied
+	meta   Metadata
+	method AuthMethod
+	algs   []jose.SignatureAlgorithm // allowed for ID and logout tokens
+
+	http   *http.Client // plain requests (discovery, userinfo)
+	token  *http.Client // requests that carry client authentication
+	keys   oidc.KeySet  // provider's JWKS: cached, refetched on rotation, rate-limited
+	oauth2 oauth2.Config
+}
+
+// New builds a Client: it validates cfg, fetches the discovery document
+// (unless cfg.SkipDiscovery) and settles the algorithm allow-list and the
+// client authentication method. ctx bounds the discovery request only.
+// A bad issuer URL, an unreachable provider or a malformed document is an
+// error here, never later.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if err := checkIssuer(cfg.Issuer, cfg.AllowHTTPIssuer); err != nil {
+		return nil, err
+	}
+	if cfg.ClientID == "" {
+		return nil, fmt.Errorf("%w: ClientID is empty", ErrConfig)
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	switch {
+	case cfg.ClockSkew == 0:
+		cfg.ClockSkew = defaultClockSkew
+	case cfg.ClockSkew < 0:
+		cfg.ClockSkew = 0
+	}
+	if cfg.LoginTimeout <= 0 {
+		cfg.LoginTimeout = defaultLoginTimeout
+	}
+	if cfg.JWKSRefetchInterval == 0 {
+		cfg.JWKSRefetchInterval = defaultRefetchInterval
+	}
+
+	var meta Metadata
+	if !cfg.SkipDiscovery {
+		m, err := discover(ctx, cfg.HTTPClient, cfg.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		meta = *m
+	}
+	meta.Issuer = cfg.Issuer
+	override(&meta.AuthorizationEndpoint, cfg.Endpoints.Authorization)
+	override(&meta.TokenEndpoint, cfg.Endpoints.Token)
+	override(&meta.UserInfoEndpoint, cfg.Endpoints.UserInfo)
+	override(&meta.JWKSURI, cfg.Endpoints.JWKS)
+	override(&meta.EndSessionEndpoint, cfg.Endpoints.EndSession)
+	override(&meta.RevocationEndpoint, cfg.Endpoints.Revocation)
+	override(&meta.IntrospectionEndpoint, cfg.Endpoints.Introspection)
+	if err := checkEndpoints(&meta, cfg.AllowHTTPIssuer); err != nil {
+		return nil, err
+	}
+
+	c := &Client{cfg: cfg, meta: meta, http: cfg.HTTPClient}
+	var err error
+	if c.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, cfg.ClientSecret != ""); err != nil {
+		return nil, err
+	}
+	if c.method, err = pickAuthMethod(cfg, meta.TokenEndpointAuthMethods); err != nil {
+		return nil, err
+	}
+	auth, err := newClientAuth(c)
+	if err != nil {
+		return nil, err
+	}
+	c.token = withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
+		return &authTransport{base: base, auth: auth}
+	})
+	jwksClient := withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
+		return &jwksTransport{base: base, interval: cfg.JWKSRefetchInterval, now: cfg.Now}
+	})
+	c.keys = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), jwksClient), meta.JWKSURI)
+
+	scopes := []string{oidc.ScopeOpenID}
+	for _, s := range cfg.Scopes {
+		if s != "" && !slices.Contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	c.oauth2 = oauth2.Config{
+		ClientID:    cfg.ClientID,
+		RedirectURL: cfg.RedirectURL,
+		Scopes:      scopes,
+		// Client authentication is added by c.token's transport, for every
+		// method alike; x/oauth2 only sends client_id in the body.
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   meta.AuthorizationEndpoint,
+			TokenURL:  meta.TokenEndpoint,
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+	}
+	return c, nil
+}
+
+// Metadata returns the provider metadata the client uses.
+func (c *Client) Metadata() Metadata {
+	m := c.meta
+	m.TokenEndpointAuthMethods = slices.Clone(m.TokenEndpointAuthMethods)
+	m.IDTokenSigningAlgs = slices.Clone(m.IDTokenSigningAlgs)
+	m.CodeChallengeMethods = slices.Clone(m.CodeChallengeMethods)
+	m.ResponseModes = slices.Clone(m.ResponseModes)
+	m.ScopesSupported = slices.Clone(m.ScopesSupported)
+	return m
+}
+
+// AuthMethod returns the client authentication method in use.
+func (c *Client) AuthMethod() AuthMethod { return c.method }
+
+// Issuer returns the configured issuer.
+func (c *Client) Issuer() string { return c.cfg.Issuer }
+
+// ClientID returns the configured client ID.
+func (c *Client) ClientID() string { return c.cfg.ClientID }
+
+func override(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func discover(ctx context.Context, hc *http.Client, issuer string) (*Metadata, error) {
+	wellKnown := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	resp, err := get(ctx, hc, wellKnown, "application/json", nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.status != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s answered HTTP %d", ErrDiscovery, wellKnown, resp.status)
+	}
+	var m Metadata
+	if err := json.Unmarshal(resp.body, &m); err != nil {
+		return nil, fmt.Errorf("%w: malformed document: %v", ErrDiscovery, err)
+	}
+	if m.Issuer != issuer {
+		return nil, fmt.Errorf("%w: configured %q, document says %q", ErrIssuerMismatch, issuer, m.Issuer)
+	}
+	return &m, nil
+}
+
+// response is a provider's answer, read whole (at most maxResponseBytes).
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// get performs a GET. A transport failure or a 5xx answer wraps
+// ErrProviderUnavailable.
+func get(ctx context.Context, hc *http.Client, u, accept string, header http.Header) (*response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Accept", accept)
+	return do(hc, req)
+}
+
+// do sends req and reads the answer. A transport failure or a 5xx answer
+// wraps ErrProviderUnavailable.
+func do(hc *http.Client, req *http.Request) (*response, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(body) > maxResponseBytes {
+		return nil, fmt.Errorf("rp: response from %s exceeds %d bytes", req.URL.Redacted(), maxResponseBytes)
+	}
+	if resp.StatusCode >= 500 {
+		return nil, fmt.Errorf("%w: %s answered HTTP %d", ErrProviderUnavailable, req.URL.Redacted(), resp.StatusCode)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+// unavailable wraps a transport error. The cause (a timeout, a refused
+// connection, a cancelled context) stays reachable with errors.Is/As.
+func unavailable(err error) error {
+	return fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
+}
+
+func checkIssuer(issuer string, allowHTTP bool) error {
+	if issuer == "" {
+		return fmt.Errorf("%w: Issuer is empty", ErrConfig)
+	}
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return fmt.Errorf("%w: Issuer: %v", ErrConfig, err)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%w: Issuer %q must have no query, fragment or user info", ErrConfig, issuer)
+	}
+	return checkURL("Issuer", u, allowHTTP)
+}
+
+func checkURL(what string, u *url.URL, allowHTTP bool) error {
+	if u.Host == "" {
+		return fmt.Errorf("%w: %s %q is not an absolute URL", ErrConfig, what, u.Redacted())
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if allowHTTP || isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%w: %s %q uses http on a non-loopback host (set AllowHTTPIssuer for development)", ErrConfig, what, u.Redacted())
+	}
+	return fmt.Errorf("%w: %s %q must be an https URL", ErrConfig, what, u.Redacted())
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkEndpoints(m *Metadata, allowHTTP bool) error {
+	endpoints := []struct {
+		name, value string
+		required    bool
+	}{
+		{"authorization_endpoint", m.AuthorizationEndpoint, true},
+		{"token_endpoint", m.TokenEndpoint, true},
+		{"jwks_uri", m.JWKSURI, true},
+		{"userinfo_endpoint", m.UserInfoEndpoint, false},
+		{"end_session_endpoint", m.EndSessionEndpoint, false},
+		{"revocation_endpoint", m.RevocationEndpoint, false},
+		{"introspection_endpoint", m.IntrospectionEndpoint, false},
+	}
+	for _, e := range endpoints {
+		if e.value == "" {
+			if e.required {
+				return fmt.Errorf("%w: no %s (set Config.Endpoints)", ErrDiscovery, e.name)
+			}
+			continue
+		}
+		u, err := url.Parse(e.value)
+		if err == nil {
+			err = checkURL(e.name, u, allowHTTP)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrDiscovery, err)
+		}
+	}
+	return nil
+}
+
+// allowedAlgs intersects the configured allow-list (default RS256) with the
+// provider's advertised algorithms (when it advertises any). "none" is
+// refused outright; HMAC needs a client secret.
+func allowedAlgs(configured, advertised []string, haveSecret bool) ([]jose.SignatureAlgorithm, error) {
+	if len(configured) == 0 {
+		configured = []string{string(jose.RS256)}
+	}
+	var algs []jose.SignatureAlgorithm
+	for _, a := range configured {
+		switch {
+		case strings.EqualFold(a, "none"):
+			return nil, fmt.Errorf("%w: signing algorithm \"none\" is never allowed", ErrConfig)
+		case isHMAC(a) && !haveSecret:
+			return nil, fmt.Errorf("%w: %s needs a ClientSecret", ErrConfig, a)
+		case !slices.Contains(supportedAlgs, jose.SignatureAlgorithm(a)):
+			return nil, fmt.Errorf("%w: unsupported signing algorithm %q", ErrConfig, a)
+		}
+		if len(advertised) == 0 || slices.Contains(advertised, a) {
+			algs = append(algs, jose.SignatureAlgorithm(a))
+		}
+	}
+	if len(algs) == 0 {
+		return nil, fmt.Errorf("%w: no signing algorithm in both SigningAlgs %q and the provider's %q", ErrConfig, configured, advertised)
+	}
+	return algs, nil
+}
+
+var supportedAlgs = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+	jose.HS256, jose.HS384, jose.HS512,
+}
+
+func isHMAC(alg string) bool { return strings.HasPrefix(alg, "HS") }
+
+func pickAuthMethod(cfg Config, advertised []string) (AuthMethod, error) {
+	m := cfg.AuthMethod
+	if m == "" {
+		switch {
+		case cfg.PrivateKey != nil:
+			m = AuthPrivateKeyJWT
+		case cfg.ClientSecret == "":
+			m = AuthNone
+		case len(advertised) == 0 || slices.Contains(advertised, string(AuthClientSecretBasic)):
+			m = AuthClientSecretBasic
+		case slices.Contains(advertised, string(AuthClientSecretPost)):
+			m = AuthClientSecretPost
+		case slices.Contains(advertised, string(AuthClientSecretJWT)):
+			m = AuthClientSecretJWT
+		default:
+			return "", fmt.Errorf("%w: the provider supports none of the client secret methods (it lists %q)", ErrConfig, advertised)
+		}
+	}
+	switch m {
+	case AuthClientSecretBasic, AuthClientSecretPost, AuthClientSecretJWT:
+		if cfg.ClientSecret == "" {
+			return "", fmt.Errorf("%w: %s needs a ClientSecret", ErrConfig, m)
+		}
+	case AuthPrivateKeyJWT:
+		if cfg.PrivateKey == nil {
+			return "", fmt.Errorf("%w: private_key_jwt needs a PrivateKey", ErrConfig)
+		}
+	case AuthNone:
+	default:
+		return "", fmt.Errorf("%w: unknown AuthMethod %q", ErrConfig, m)
+	}
+	return m, nil
+}
+
+// withTransport returns a copy of hc whose transport is wrap(hc's transport).
+func withTransport(hc *http.Client, wrap func(base http.RoundTripper) http.RoundTripper) *http.Client {
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c := *hc
+	c.Transport = wrap(base)
+	return &c
+}

@@ -1,0 +1,112 @@
+package rp
+
+import (
+	"crypto"
+	"net/http"
+	"time"
+)
+
+// Config configures a [Client]. The zero value of every optional field is a
+// documented, secure default.
+type Config struct {
+	// Issuer is the provider's issuer identifier. The discovery document's
+	// "issuer" and every token's "iss" must equal it exactly. It must be an
+	// https URL; http is accepted for loopback hosts (127.0.0.1, ::1,
+	// localhost) and, with AllowHTTPIssuer, for any host.
+	Issuer string
+	// ClientID is the client identifier registered at the provider.
+	ClientID string
+	// ClientSecret is the client secret. Empty with no PrivateKey: a public
+	// client, which authenticates with its client_id and PKCE only.
+	ClientSecret Secret
+	// PrivateKey signs private_key_jwt assertions (an *rsa.PrivateKey signs
+	// RS256, an *ecdsa.PrivateKey on P-256 signs ES256). When set and
+	// AuthMethod is zero, private_key_jwt is used.
+	PrivateKey crypto.Signer
+	// PrivateKeyID is the "kid" header of private_key_jwt assertions.
+	PrivateKeyID string
+	// AuthMethod is the token endpoint authentication method. Zero: picked
+	// from the provider's token_endpoint_auth_methods_supported: with a
+	// PrivateKey private_key_jwt; with a secret client_secret_basic (the
+	// OAuth default), else client_secret_post, else client_secret_jwt;
+	// without either, none.
+	AuthMethod AuthMethod
+	// AssertionAudience is the "aud" of client_secret_jwt and
+	// private_key_jwt assertions. Zero: the URL of the endpoint the request
+	// is sent to (RFC 7523; what Okta requires). Set it to the issuer for
+	// providers that want that.
+	AssertionAudience string
+
+	// RedirectURL is the callback URL registered at the provider.
+	RedirectURL string
+	// PostLogoutRedirectURL is the default post_logout_redirect_uri of
+	// [Client.EndSessionURL]; it must be registered at the provider.
+	PostLogoutRedirectURL string
+	// Scopes are requested at every login besides "openid", which is always
+	// sent first.
+	Scopes []string
+
+	// SigningAlgs is the allow-list of JWS algorithms for ID and logout
+	// tokens, intersected with the provider's
+	// id_token_signing_alg_values_supported. Zero: RS256 only. "none" is
+	// never allowed; HS256/HS384/HS512 only when listed here, and then they
+	// are verified with ClientSecret.
+	SigningAlgs []string
+	// ClockSkew is the leeway for exp, iat, nbf and auth_time. Zero: one
+	// minute; negative: none.
+	ClockSkew time.Duration
+	// LoginTimeout bounds the time from [Client.StartLogin] to
+	// [Client.Callback]. Zero: 10 minutes.
+	LoginTimeout time.Duration
+	// JWKSRefetchInterval is the minimum time between two fetches of the
+	// provider's JWKS. A token with an unknown key ID triggers a refetch (key
+	// rotation); since anyone can post a JWT to a back-channel logout
+	// endpoint, refetches are rate-limited so forged tokens cannot make the
+	// application hammer the provider. Zero: 10 seconds; negative: no limit.
+	JWKSRefetchInterval time.Duration
+
+	// SkipDiscovery, when true, makes New use Endpoints instead of fetching
+	// the discovery document; Endpoints.Authorization, Endpoints.Token and
+	// Endpoints.JWKS are then required.
+	SkipDiscovery bool
+	// Endpoints override what discovery found, field by field (for providers
+	// with incomplete discovery), or replace discovery with SkipDiscovery.
+	Endpoints Endpoints
+	// AllowHTTPIssuer accepts an http issuer on a non-loopback host (for
+	// development setups only).
+	AllowHTTPIssuer bool
+
+	// HTTPClient makes every request to the provider. Zero: a client with a
+	// 10-second timeout (never http.DefaultClient).
+	HTTPClient *http.Client
+	// Now is the clock. Zero: time.Now.
+	Now func() time.Time
+}
+
+// Endpoints are provider URLs. Any field left empty is taken from discovery.
+type Endpoints struct {
+	Authorization, Token, UserInfo, JWKS  string
+	EndSession, Revocation, Introspection string
+}
+
+// AuthMethod is a token endpoint client authentication method (OpenID
+// Connect Core 9).
+type AuthMethod string
+
+// The client authentication methods rp supports.
+const (
+	AuthClientSecretBasic AuthMethod = "client_secret_basic"
+	AuthClientSecretPost  AuthMethod = "client_secret_post"
+	AuthClientSecretJWT   AuthMethod = "client_secret_jwt"
+	AuthPrivateKeyJWT     AuthMethod = "private_key_jwt"
+	AuthNone              AuthMethod = "none"
+)
+
+const (
+	defaultClockSkew       = time.Minute
+	defaultLoginTimeout    = 10 * time.Minute
+	defaultRefetchInterval = 10 * time.Second
+	defaultHTTPTimeout     = 10 * time.Second
+	maxResponseBytes       = 1 << 20
+	maxTokenBytes          = 64 << 10
+)

@@ -1,0 +1,33 @@
+// Package rp is the relying-party side of OpenID Connect: everything rpkit
+// says to an OpenID Provider, and nothing about HTTP handlers or session
+// storage.
+//
+// A [Client] is built once per provider with [New], which performs discovery
+// (or takes static endpoints) and settles the policies every later call uses:
+// the signing-algorithm allow-list, the clock skew and the client
+// authentication method. It is safe for concurrent use.
+//
+// The calls follow one session's life:
+//
+//   - [Client.StartLogin] returns the authorization URL and a [LoginState]
+//     (state, nonce, PKCE verifier) the caller keeps until the callback.
+//   - [Client.Callback] checks the authorization response against that
+//     state, exchanges the code and verifies the ID token against the whole
+//     OpenID Connect Core 3.1.3.7 checklist.
+//   - [Client.Refresh] uses the refresh token and holds a new ID token to
+//     Core 12.2 (same issuer and subject).
+//   - [Client.UserInfo], [Client.Revoke] (RFC 7009) and [Client.Introspect]
+//     (RFC 7662) talk to the provider's other endpoints.
+//   - [Client.EndSessionURL] builds the RP-Initiated Logout 1.0 redirect.
+//
+// Every failed check returns an error that wraps a sentinel naming the check
+// (for example [ErrNonceMismatch] or [ErrAudience]), so callers branch with
+// [errors.Is]; errors reported by the provider are a [*ProviderError], found
+// with [errors.As]. When the provider cannot be reached the error wraps
+// [ErrProviderUnavailable].
+//
+// rp stands on github.com/coreos/go-oidc/v3 for key sets (JWKS fetching,
+// caching and rotation) and on golang.org/x/oauth2 for the authorization URL,
+// the code exchange and refresh; JWS parsing and signing come from go-jose.
+// Secrets and tokens are of type [Secret], which never prints its value.
+package rp

@@ -1,0 +1,107 @@
+package rp_test
+
+import (
+	"testing"
+
+	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/rp"
+)
+
+func TestUserInfo(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(*oidctest.Response)
+		want   error
+	}{
+		{"valid", nil, nil},
+		{"other sub", func(r *oidctest.Response) { r.Body["sub"] = "mallory" }, rp.ErrUserInfoSubject},
+		{"no sub", func(r *oidctest.Response) { delete(r.Body, "sub") }, rp.ErrUserInfoSubject},
+		{"sub of the wrong type", func(r *oidctest.Response) { r.Body["sub"] = 7 }, rp.ErrTokenResponse},
+		{"not JSON", func(r *oidctest.Response) { r.Raw = []byte("nope") }, rp.ErrTokenResponse},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, nil)
+			tok := e.mustLogin(t)
+			if tc.tamper != nil {
+				e.p.SetResponseHook("userinfo", tc.tamper)
+			}
+			var std rp.StandardClaims
+			err := e.c.UserInfo(t.Context(), tok, &std)
+			wantErr(t, err, tc.want)
+			if tc.want == nil && (std.Subject != oidctest.DefaultSubject || std.Name != "Alice Example") {
+				t.Fatalf("userinfo = %+v", std)
+			}
+		})
+	}
+}
+
+func TestUserInfoErrors(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	if err := e.c.Revoke(t.Context(), tok.AccessToken, rp.HintAccessToken); err != nil {
+		t.Fatal(err)
+	}
+	err := e.c.UserInfo(t.Context(), tok, nil)
+	if pe := providerErr(t, err); pe.StatusCode != 401 || pe.Endpoint != "userinfo" {
+		t.Fatalf("userinfo with revoked token: %+v", pe)
+	}
+
+	e = setup(t, func(c *oidctest.Config) { c.NoUserInfo = true }, nil)
+	tok = e.mustLogin(t)
+	wantErr(t, e.c.UserInfo(t.Context(), tok, nil), rp.ErrNoUserInfo)
+}
+
+func TestRevokeAndIntrospect(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+
+	in, err := e.c.Introspect(t.Context(), tok.AccessToken, rp.HintAccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.Active || in.Subject != oidctest.DefaultSubject || in.ClientID != oidctest.DefaultClientID || in.Expiry.IsZero() {
+		t.Fatalf("introspection = %+v", in)
+	}
+	if err := e.c.Revoke(t.Context(), tok.RefreshToken, rp.HintRefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	revs := e.p.Revocations()
+	if len(revs) != 1 || revs[0].Token != string(tok.RefreshToken) || revs[0].TokenTypeHint != "refresh_token" || revs[0].ClientID != oidctest.DefaultClientID {
+		t.Fatalf("provider saw revocations %+v", revs)
+	}
+	in, err = e.c.Introspect(t.Context(), tok.RefreshToken, rp.HintRefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Active {
+		t.Fatal("revoked refresh token is still active")
+	}
+	ins := e.p.Introspections()
+	if len(ins) != 2 || ins[1].Token != string(tok.RefreshToken) || ins[1].Active {
+		t.Fatalf("provider saw introspections %+v", ins)
+	}
+	// Revoking an unknown token succeeds (RFC 7009 2.2).
+	if err := e.c.Revoke(t.Context(), "unknown-token", ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntrospectionResponseChecks(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	e.p.SetResponseHook("introspection", func(r *oidctest.Response) { r.Body["active"] = "yes" })
+	_, err := e.c.Introspect(t.Context(), tok.AccessToken, "")
+	wantErr(t, err, rp.ErrTokenResponse)
+	e.p.SetResponseHook("introspection", func(r *oidctest.Response) { delete(r.Body, "active") })
+	_, err = e.c.Introspect(t.Context(), tok.AccessToken, "")
+	wantErr(t, err, rp.ErrTokenResponse)
+}
+
+func TestNoRevocationOrIntrospection(t *testing.T) {
+	e := setup(t, func(c *oidctest.Config) { c.NoRevocation, c.NoIntrospection = true, true }, nil)
+	tok := e.mustLogin(t)
+	wantErr(t, e.c.Revoke(t.Context(), tok.RefreshToken, ""), rp.ErrNoRevocation)
+	_, err := e.c.Introspect(t.Context(), tok.AccessToken, "")
+	wantErr(t, err, rp.ErrNoIntrospection)
+}

@@ -1,0 +1,147 @@
+package rp
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Configuration and discovery errors, returned by [New].
+var (
+	// ErrConfig reports an invalid [Config].
+	ErrConfig = errors.New("rp: invalid configuration")
+	// ErrDiscovery reports a discovery document that could not be used:
+	// a non-200 answer, malformed JSON, wrong member types or missing
+	// required endpoints.
+	ErrDiscovery = errors.New("rp: discovery failed")
+	// ErrIssuerMismatch reports a discovery document whose "issuer" is not
+	// exactly the configured issuer.
+	ErrIssuerMismatch = errors.New("rp: discovery issuer does not match the configured issuer")
+	// ErrProviderUnavailable reports that the provider could not be reached,
+	// timed out or answered with a server error (5xx). The request may be
+	// retried later; nothing was accepted.
+	ErrProviderUnavailable = errors.New("rp: provider unavailable")
+)
+
+// Authorization-response errors, returned by [Client.Callback].
+var (
+	// ErrStateMismatch reports a callback whose state is missing or differs
+	// from the login's, or a callback with no login state at all.
+	ErrStateMismatch = errors.New("rp: state mismatch")
+	// ErrLoginExpired reports a callback for a login started longer ago than
+	// Config.LoginTimeout.
+	ErrLoginExpired = errors.New("rp: login attempt expired")
+	// ErrInvalidCallback reports a malformed authorization response: a
+	// missing code, a repeated or oversized parameter.
+	ErrInvalidCallback = errors.New("rp: invalid authorization response")
+	// ErrTokenResponse reports a token endpoint response that could not be
+	// used (malformed JSON, wrong member types, no access token).
+	ErrTokenResponse = errors.New("rp: invalid token response")
+)
+
+// Token checks. Each names one rule of the ID token checklist (OpenID Connect
+// Core 3.1.3.7 and 12.2); logout tokens use the same signature rules.
+var (
+	// ErrMissingIDToken reports a token response without an id_token.
+	ErrMissingIDToken = errors.New("rp: token response has no id_token")
+	// ErrMalformedToken reports a token that is not a compact JWS with a
+	// JSON claims object of the expected member types.
+	ErrMalformedToken = errors.New("rp: malformed token")
+	// ErrAlgorithm reports a token signed with an algorithm outside the
+	// allow-list ("none" is never allowed, HMAC only when configured).
+	ErrAlgorithm = errors.New("rp: signing algorithm not allowed")
+	// ErrSignature reports a signature that no key of the provider verifies.
+	ErrSignature = errors.New("rp: invalid token signature")
+	// ErrKeyRefetchLimited reports that a token named a key not in the cached
+	// key set while the provider's JWKS had been fetched too recently to be
+	// fetched again (Config.JWKSRefetchInterval).
+	ErrKeyRefetchLimited = errors.New("rp: JWKS refetch rate-limited")
+	// ErrIssuer reports an "iss" claim that is not exactly the issuer.
+	ErrIssuer = errors.New("rp: issuer mismatch")
+	// ErrAudience reports an "aud" claim that does not contain the client ID.
+	ErrAudience = errors.New("rp: audience does not contain client_id")
+	// ErrAZP reports an "azp" claim that is not the client ID, or a missing
+	// "azp" when the token has several audiences.
+	ErrAZP = errors.New("rp: authorized party mismatch")
+	// ErrExpired reports a token whose "exp" is missing or has passed
+	// (beyond Config.ClockSkew).
+	ErrExpired = errors.New("rp: token expired")
+	// ErrIssuedAt reports a missing "iat" claim or one in the future.
+	ErrIssuedAt = errors.New("rp: invalid iat")
+	// ErrNotYetValid reports an "nbf" claim in the future.
+	ErrNotYetValid = errors.New("rp: token not yet valid")
+	// ErrNonceMismatch reports a "nonce" claim that differs from the login's
+	// nonce (or, on refresh, from the original ID token's).
+	ErrNonceMismatch = errors.New("rp: nonce mismatch")
+	// ErrAuthTime reports an "auth_time" that is missing although max_age was
+	// requested, older than max_age allows, in the future, or (on refresh)
+	// different from the original authentication time.
+	ErrAuthTime = errors.New("rp: auth_time check failed")
+	// ErrAtHash reports an "at_hash" claim that does not match the access
+	// token.
+	ErrAtHash = errors.New("rp: at_hash mismatch")
+	// ErrMissingSubject reports a token without a "sub" claim.
+	ErrMissingSubject = errors.New("rp: token has no sub")
+	// ErrSubjectChanged reports a refreshed ID token whose "sub" differs from
+	// the original ID token's (Core 12.2).
+	ErrSubjectChanged = errors.New("rp: refreshed id token subject changed")
+	// ErrUserInfoSubject reports a UserInfo response whose "sub" differs from
+	// the ID token's (Core 5.3.2).
+	ErrUserInfoSubject = errors.New("rp: userinfo subject does not match id token")
+)
+
+// Missing capabilities. Each wraps [errors.ErrUnsupported].
+var (
+	// ErrNoEndSession reports a provider without an end_session_endpoint: the
+	// caller can fall back to a local-only logout.
+	ErrNoEndSession = fmt.Errorf("rp: provider has no end_session_endpoint: %w", errors.ErrUnsupported)
+	// ErrNoRevocation reports a provider without a revocation_endpoint.
+	ErrNoRevocation = fmt.Errorf("rp: provider has no revocation_endpoint: %w", errors.ErrUnsupported)
+	// ErrNoIntrospection reports a provider without an introspection_endpoint.
+	ErrNoIntrospection = fmt.Errorf("rp: provider has no introspection_endpoint: %w", errors.ErrUnsupported)
+	// ErrNoUserInfo reports a provider without a userinfo_endpoint.
+	ErrNoUserInfo = fmt.Errorf("rp: provider has no userinfo_endpoint: %w", errors.ErrUnsupported)
+	// ErrNoRefreshToken reports a refresh attempted without a refresh token.
+	ErrNoRefreshToken = errors.New("rp: no refresh token")
+)
+
+// ProviderError is an error answered by the provider in OAuth 2.0 form: an
+// authorization error response (RFC 6749 4.1.2.1) or an error from the token,
+// revocation, introspection or userinfo endpoint. Use [errors.As] to read it.
+// A ProviderError with a 5xx StatusCode also matches [ErrProviderUnavailable].
+type ProviderError struct {
+	// Endpoint names where the error came from: "authorization", "token",
+	// "revocation", "introspection" or "userinfo".
+	Endpoint string
+	// StatusCode is the HTTP status, 0 for an authorization response.
+	StatusCode int
+	// Code is the "error" member, such as "invalid_grant" or "access_denied".
+	Code string
+	// Description and URI are "error_description" and "error_uri".
+	Description, URI string
+
+	err error // the underlying error, e.g. *oauth2.RetrieveError
+}
+
+// Error describes the provider's answer. It never includes a response body.
+func (e *ProviderError) Error() string {
+	s := "rp: provider error from " + e.Endpoint + " endpoint"
+	if e.StatusCode != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.StatusCode)
+	}
+	if e.Code != "" {
+		s += ": " + e.Code
+	}
+	if e.Description != "" {
+		s += ": " + e.Description
+	}
+	return s
+}
+
+// Unwrap returns the underlying error, such as an *oauth2.RetrieveError.
+func (e *ProviderError) Unwrap() error { return e.err }
+
+// Is reports whether a server error (5xx) is matched against
+// [ErrProviderUnavailable].
+func (e *ProviderError) Is(target error) bool {
+	return target == ErrProviderUnavailable && e.StatusCode >= 500
+}

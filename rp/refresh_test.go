@@ -1,0 +1,129 @@
+package rp_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/rp"
+)
+
+func TestRefreshKeepsUnrotatedRefreshToken(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	next, err := e.c.Refresh(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.RefreshToken != tok.RefreshToken {
+		t.Fatal("the provider did not rotate the refresh token, yet the old one was dropped")
+	}
+	if next.AccessToken == tok.AccessToken || next.IDToken == tok.IDToken {
+		t.Fatal("refresh returned the old access or ID token")
+	}
+	if next.Claims.Subject != tok.Claims.Subject || next.Claims.Nonce != tok.Claims.Nonce {
+		t.Fatalf("claims = %+v", next.Claims)
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	e := setup(t, func(c *oidctest.Config) { c.RotateRefreshTokens = true }, nil)
+	tok := e.mustLogin(t)
+	next, err := e.c.Refresh(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.RefreshToken == tok.RefreshToken || next.RefreshToken == "" {
+		t.Fatal("rotated refresh token not taken")
+	}
+	// The old refresh token is dead at the provider.
+	_, err = e.c.Refresh(t.Context(), tok)
+	if pe := providerErr(t, err); pe.Code != "invalid_grant" || pe.Endpoint != "token" {
+		t.Fatalf("reused refresh token: %+v", pe)
+	}
+}
+
+// TestRefreshStoredTokens refreshes tokens restored from storage: raw ID
+// token and refresh token only, no parsed claims — even after the ID token
+// has expired.
+func TestRefreshStoredTokens(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	e.clk.Advance(3 * time.Hour)
+	stored := &rp.Tokens{RefreshToken: tok.RefreshToken, IDToken: tok.IDToken}
+	next, err := e.c.Refresh(t.Context(), stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Claims.Subject != oidctest.DefaultSubject {
+		t.Fatalf("claims = %+v", next.Claims)
+	}
+	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["sub"] = "mallory" })
+	_, err = e.c.Refresh(t.Context(), stored)
+	wantErr(t, err, rp.ErrSubjectChanged)
+}
+
+func TestRefreshWithoutIDTokenKeepsOld(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	e.p.SetResponseHook("token", func(r *oidctest.Response) { delete(r.Body, "id_token") })
+	next, err := e.c.Refresh(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.IDToken != tok.IDToken || next.Claims != tok.Claims || next.AccessToken == tok.AccessToken {
+		t.Fatal("refresh without id_token must keep the old ID token and take the new access token")
+	}
+}
+
+// TestRefreshIDTokenChecks: each Core 12.2 rule broken alone by the
+// refreshed ID token.
+func TestRefreshIDTokenChecks(t *testing.T) {
+	foreign := rsaKey(t)
+	tests := []struct {
+		name   string
+		tamper func(*oidctest.Mint)
+		want   error
+	}{
+		{"valid", nil, nil},
+		{"sub changed", func(m *oidctest.Mint) { m.Claims["sub"] = "mallory" }, rp.ErrSubjectChanged},
+		{"iss changed", func(m *oidctest.Mint) { m.Claims["iss"] = "https://evil.example" }, rp.ErrIssuer},
+		{"aud without client", func(m *oidctest.Mint) { m.Claims["aud"] = "other-client" }, rp.ErrAudience},
+		{"expired", func(m *oidctest.Mint) { m.Claims["exp"] = unix(m, -time.Hour) }, rp.ErrExpired},
+		{"bad signature", func(m *oidctest.Mint) { m.Key = foreign }, rp.ErrSignature},
+		{"alg none", func(m *oidctest.Mint) { m.Header["alg"] = "none" }, rp.ErrAlgorithm},
+		{"nonce other than the original", func(m *oidctest.Mint) { m.Claims["nonce"] = "other" }, rp.ErrNonceMismatch},
+		{"auth_time changed", func(m *oidctest.Mint) { m.Claims["auth_time"] = unix(m, -time.Minute) }, rp.ErrAuthTime},
+		{"no nonce (allowed)", func(m *oidctest.Mint) { delete(m.Claims, "nonce") }, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, nil)
+			tok := e.mustLogin(t)
+			e.clk.Advance(5 * time.Minute)
+			if tc.tamper != nil {
+				e.p.SetTokenHook(oidctest.IDToken, tc.tamper)
+			}
+			next, err := e.c.Refresh(t.Context(), tok)
+			wantErr(t, err, tc.want)
+			if tc.want == nil && next.Claims.Subject != tok.Claims.Subject {
+				t.Fatalf("claims = %+v", next.Claims)
+			}
+		})
+	}
+}
+
+func TestRefreshErrors(t *testing.T) {
+	e := setup(t, nil, nil)
+	_, err := e.c.Refresh(t.Context(), &rp.Tokens{})
+	wantErr(t, err, rp.ErrNoRefreshToken)
+
+	tok := e.mustLogin(t)
+	if err := e.c.Revoke(t.Context(), tok.RefreshToken, rp.HintRefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.Refresh(t.Context(), tok)
+	if pe := providerErr(t, err); pe.Code != "invalid_grant" || pe.StatusCode != 400 {
+		t.Fatalf("refresh with revoked token: %+v", pe)
+	}
+}

@@ -1,0 +1,200 @@
+package rp_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/rp"
+)
+
+func rsaKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestIDTokenChecks has the provider issue, for each rule of the ID token
+// checklist, a token that breaks only that rule, and asserts the error that
+// names it. The valid cases prove each check is not over-eager.
+func TestIDTokenChecks(t *testing.T) {
+	foreign := rsaKey(t)
+	hour := time.Hour
+	tests := []struct {
+		name   string
+		tamper func(*oidctest.Mint)
+		opts   []rp.LoginOption
+		cfg    func(*rp.Config)
+		op     func(*oidctest.Config)
+		want   error
+	}{
+		{name: "valid"},
+		{name: "alg none", tamper: func(m *oidctest.Mint) { m.Header["alg"] = "none" }, want: rp.ErrAlgorithm},
+		{name: "HMAC not configured", tamper: func(m *oidctest.Mint) {
+			m.Header["alg"] = "HS256"
+			m.Key = []byte(oidctest.DefaultClientSecret)
+		}, want: rp.ErrAlgorithm},
+		{name: "HMAC configured", tamper: func(m *oidctest.Mint) {
+			m.Header["alg"] = "HS256"
+			m.Key = []byte(oidctest.DefaultClientSecret)
+		}, cfg: func(c *rp.Config) { c.SigningAlgs = []string{"RS256", "HS256"} }, op: offerHS256},
+		{name: "HMAC with another secret", tamper: func(m *oidctest.Mint) {
+			m.Header["alg"] = "HS256"
+			m.Key = []byte("not-the-client-secret-0123456789abcdef")
+		}, cfg: func(c *rp.Config) { c.SigningAlgs = []string{"RS256", "HS256"} }, op: offerHS256, want: rp.ErrSignature},
+		{name: "ES256 outside the default allow-list", op: signES256, want: rp.ErrAlgorithm},
+		{name: "ES256 allowed", op: signES256, cfg: func(c *rp.Config) { c.SigningAlgs = []string{"RS256", "ES256"} }},
+		{name: "signed by a key not in the JWKS", tamper: func(m *oidctest.Mint) { m.Key = foreign }, want: rp.ErrSignature},
+		{name: "unknown kid", tamper: func(m *oidctest.Mint) { m.Key = foreign; m.Header["kid"] = "forged" }, want: rp.ErrSignature},
+		{name: "iss", tamper: func(m *oidctest.Mint) { m.Claims["iss"] = "https://evil.example" }, want: rp.ErrIssuer},
+		{name: "iss with trailing slash", tamper: func(m *oidctest.Mint) { m.Claims["iss"] = m.Claims["iss"].(string) + "/" }, want: rp.ErrIssuer},
+		{name: "aud", tamper: func(m *oidctest.Mint) { m.Claims["aud"] = "other-client" }, want: rp.ErrAudience},
+		{name: "aud list with client and azp", tamper: func(m *oidctest.Mint) {
+			m.Claims["aud"] = []string{oidctest.DefaultClientID, "api"}
+			m.Claims["azp"] = oidctest.DefaultClientID
+		}},
+		{name: "aud list without azp", tamper: func(m *oidctest.Mint) { m.Claims["aud"] = []string{oidctest.DefaultClientID, "api"} }, want: rp.ErrAZP},
+		{name: "azp other client", tamper: func(m *oidctest.Mint) { m.Claims["azp"] = "other-client" }, want: rp.ErrAZP},
+		{name: "exp passed", tamper: func(m *oidctest.Mint) { m.Claims["exp"] = unix(m, -2*time.Minute) }, want: rp.ErrExpired},
+		{name: "exp passed within skew", tamper: func(m *oidctest.Mint) { m.Claims["exp"] = unix(m, -30*time.Second) }},
+		{name: "exp missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "exp") }, want: rp.ErrExpired},
+		{name: "iat in the future", tamper: func(m *oidctest.Mint) { m.Claims["iat"] = unix(m, 5*time.Minute) }, want: rp.ErrIssuedAt},
+		{name: "iat missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "iat") }, want: rp.ErrIssuedAt},
+		{name: "nbf in the future", tamper: func(m *oidctest.Mint) { m.Claims["nbf"] = unix(m, 5*time.Minute) }, want: rp.ErrNotYetValid},
+		{name: "nonce", tamper: func(m *oidctest.Mint) { m.Claims["nonce"] = "other-nonce" }, want: rp.ErrNonceMismatch},
+		{name: "nonce missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "nonce") }, want: rp.ErrNonceMismatch},
+		{name: "auth_time older than max_age", tamper: func(m *oidctest.Mint) { m.Claims["auth_time"] = unix(m, -2*time.Hour) },
+			opts: []rp.LoginOption{rp.WithMaxAge(hour)}, want: rp.ErrAuthTime},
+		{name: "auth_time within max_age", tamper: func(m *oidctest.Mint) { m.Claims["auth_time"] = unix(m, -30*time.Minute) },
+			opts: []rp.LoginOption{rp.WithMaxAge(hour)}},
+		{name: "auth_time missing with max_age", tamper: func(m *oidctest.Mint) { delete(m.Claims, "auth_time") },
+			opts: []rp.LoginOption{rp.WithMaxAge(hour)}, want: rp.ErrAuthTime},
+		{name: "auth_time missing without max_age", tamper: func(m *oidctest.Mint) { delete(m.Claims, "auth_time") }},
+		{name: "auth_time in the future", tamper: func(m *oidctest.Mint) { m.Claims["auth_time"] = unix(m, time.Hour) }, want: rp.ErrAuthTime},
+		{name: "at_hash", tamper: func(m *oidctest.Mint) { m.Claims["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }, want: rp.ErrAtHash},
+		{name: "at_hash absent", tamper: func(m *oidctest.Mint) { delete(m.Claims, "at_hash") }},
+		{name: "sub missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "sub") }, want: rp.ErrMissingSubject},
+		{name: "aud of the wrong type", tamper: func(m *oidctest.Mint) { m.Claims["aud"] = 42 }, want: rp.ErrMalformedToken},
+		{name: "exp of the wrong type", tamper: func(m *oidctest.Mint) { m.Claims["exp"] = "tomorrow" }, want: rp.ErrMalformedToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, tc.op, tc.cfg)
+			if tc.tamper != nil {
+				e.p.SetTokenHook(oidctest.IDToken, tc.tamper)
+			}
+			tok, err := e.login(t, tc.opts...)
+			wantErr(t, err, tc.want)
+			if tc.want == nil {
+				if tok.Claims.Subject != oidctest.DefaultSubject || tok.AccessToken == "" || tok.IDToken == "" {
+					t.Fatalf("tokens = %+v, claims = %+v", tok, tok.Claims)
+				}
+			}
+		})
+	}
+}
+
+func signES256(c *oidctest.Config) { c.SigningAlg = "ES256" }
+
+func offerHS256(c *oidctest.Config) { c.SigningAlgs = []string{"RS256", "HS256"} }
+
+// unix returns the mint's iat shifted by d, as a NumericDate.
+func unix(m *oidctest.Mint, d time.Duration) int64 {
+	var iat int64
+	switch v := m.Claims["iat"].(type) {
+	case int64:
+		iat = v
+	case int:
+		iat = int64(v)
+	case float64:
+		iat = int64(v)
+	}
+	return iat + int64(d/time.Second)
+}
+
+func TestSigningAlgConfig(t *testing.T) {
+	p := oidctest.Start(t, oidctest.Config{})
+	clk := newClock()
+	for _, tc := range []struct {
+		name string
+		cfg  func(*rp.Config)
+	}{
+		{"none", func(c *rp.Config) { c.SigningAlgs = []string{"none"} }},
+		{"HMAC without secret", func(c *rp.Config) { c.ClientSecret = ""; c.SigningAlgs = []string{"HS256"} }},
+		{"unknown", func(c *rp.Config) { c.SigningAlgs = []string{"XX999"} }},
+		{"not offered by the provider", func(c *rp.Config) { c.SigningAlgs = []string{"PS512"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := rp.New(t.Context(), clientConfig(p, clk, tc.cfg))
+			wantErr(t, err, rp.ErrConfig)
+		})
+	}
+}
+
+// TestKeyRotation: a token signed by a key added after the first JWKS fetch
+// verifies, and in steady state the JWKS is fetched once, not per token.
+func TestKeyRotation(t *testing.T) {
+	e := setup(t, nil, nil)
+	for range 5 {
+		e.mustLogin(t)
+	}
+	if n := e.p.Count("jwks"); n != 1 {
+		t.Fatalf("JWKS fetched %d times for 5 logins, want 1", n)
+	}
+	e.p.RotateKeys(false)
+	e.clk.Advance(11 * time.Second) // past the refetch interval
+	e.mustLogin(t)
+	if n := e.p.Count("jwks"); n != 2 {
+		t.Fatalf("JWKS fetched %d times after rotation, want 2", n)
+	}
+	for range 3 {
+		e.mustLogin(t)
+	}
+	if n := e.p.Count("jwks"); n != 2 {
+		t.Fatalf("JWKS fetched %d times in steady state after rotation, want 2", n)
+	}
+}
+
+// TestJWKSRefetchRateLimit: tokens naming unknown keys cannot make the client
+// fetch the JWKS more than once per interval.
+func TestJWKSRefetchRateLimit(t *testing.T) {
+	e := setup(t, nil, nil)
+	e.mustLogin(t) // first fetch
+	foreign := rsaKey(t)
+	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Key = foreign; m.Header["kid"] = "forged" })
+	for i := range 10 {
+		_, err := e.login(t)
+		wantErr(t, err, rp.ErrSignature)
+		if i > 0 && !errors.Is(err, rp.ErrKeyRefetchLimited) {
+			t.Fatalf("forged token %d: %v, want ErrKeyRefetchLimited", i, err)
+		}
+	}
+	if n := e.p.Count("jwks"); n != 1 {
+		t.Fatalf("JWKS fetched %d times, want 1 (the first, within the interval)", n)
+	}
+	e.clk.Advance(11 * time.Second)
+	_, err := e.login(t)
+	wantErr(t, err, rp.ErrSignature)
+	if n := e.p.Count("jwks"); n != 2 {
+		t.Fatalf("JWKS fetched %d times after the interval, want 2", n)
+	}
+}
+
+func TestEllipticForeignKey(t *testing.T) {
+	e := setup(t, nil, func(c *rp.Config) { c.SigningAlgs = []string{"ES256"} })
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Header["alg"] = "ES256"; m.Key = k })
+	_, err = e.login(t)
+	wantErr(t, err, rp.ErrSignature)
+}
