@@ -96,7 +96,7 @@ func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values
 	if err != nil {
 		return nil, err
 	}
-	return tokensFrom(tok, raw, claims), nil
+	return c.tokensFrom(tok, raw, claims), nil
 }
 
 // idTokenOf returns the id_token member of a token response, "" if absent.
@@ -111,15 +111,20 @@ func idTokenOf(tok *oauth2.Token) (string, error) {
 	}
 }
 
-func tokensFrom(tok *oauth2.Token, rawID string, claims *IDClaims) *Tokens {
-	return &Tokens{
+// tokensFrom converts x/oauth2's token. The expiry is computed from
+// expires_in with the client's clock (x/oauth2 uses time.Now).
+func (c *Client) tokensFrom(tok *oauth2.Token, rawID string, claims *IDClaims) *Tokens {
+	t := &Tokens{
 		AccessToken:  Secret(tok.AccessToken),
 		TokenType:    tok.Type(),
 		RefreshToken: Secret(tok.RefreshToken),
-		Expiry:       tok.Expiry,
 		IDToken:      Secret(rawID),
 		Claims:       claims,
 	}
+	if tok.ExpiresIn > 0 {
+		t.Expiry = c.cfg.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)
+	}
+	return t
 }
 
 // tokenContext carries the authenticating HTTP client to x/oauth2.

@@ -98,7 +98,8 @@ func TestCallbackResult(t *testing.T) {
 	if err := c.Decode(&std); err != nil || std.Email != "alice@example.com" || !std.EmailVerified {
 		t.Fatalf("standard claims = %+v, %v", std, err)
 	}
-	if tok.RefreshToken == "" || tok.TokenType == "" || tok.Expiry.IsZero() {
+	// expires_in counted on the client's clock, not the wall clock.
+	if tok.RefreshToken == "" || tok.TokenType == "" || !tok.Expiry.Equal(e.clk.Now().Add(time.Hour)) {
 		t.Fatalf("tokens = %+v", tok)
 	}
 	if !strings.Contains(string(c.Raw()), `"sub"`) {

@@ -172,6 +172,12 @@ func (c *Client) Issuer() string { return c.cfg.Issuer }
 // ClientID returns the configured client ID.
 func (c *Client) ClientID() string { return c.cfg.ClientID }
 
+// RedirectURL returns the configured redirect (callback) URL.
+func (c *Client) RedirectURL() string { return c.cfg.RedirectURL }
+
+// LoginTimeout returns how long a [LoginState] stays usable.
+func (c *Client) LoginTimeout() time.Duration { return c.cfg.LoginTimeout }
+
 func override(dst *string, v string) {
 	if v != "" {
 		*dst = v

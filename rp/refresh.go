@@ -41,7 +41,7 @@ func (c *Client) Refresh(ctx context.Context, prev *Tokens) (*Tokens, error) {
 		return nil, err
 	}
 	if raw == "" {
-		return tokensFrom(tok, string(prev.IDToken), orig), nil
+		return c.tokensFrom(tok, string(prev.IDToken), orig), nil
 	}
 	if orig == nil {
 		return nil, fmt.Errorf("%w: refresh returned an ID token but there is no original to compare it with", ErrSubjectChanged)
@@ -50,7 +50,7 @@ func (c *Client) Refresh(ctx context.Context, prev *Tokens) (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tokensFrom(tok, raw, claims), nil
+	return c.tokensFrom(tok, raw, claims), nil
 }
 
 // storedClaims reads the claims of an ID token that this client verified
