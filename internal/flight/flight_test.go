@@ -1,0 +1,74 @@
+package flight
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+)
+
+func TestDoSharesOneCall(t *testing.T) { synctest.Test(t, testDoSharesOneCall) }
+
+func testDoSharesOneCall(t *testing.T) {
+	var g Group[int]
+	var calls atomic.Int32
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	results := make(chan int, 20)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, _, err := g.Do(context.Background(), "k", func() (int, error) {
+				calls.Add(1)
+				<-release
+				return 42, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			results <- v
+		}()
+	}
+	synctest.Wait() // every goroutine has joined the call
+	close(release)
+	wg.Wait()
+	close(results)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("fn ran %d times, want 1", n)
+	}
+	for v := range results {
+		if v != 42 {
+			t.Fatalf("result %d", v)
+		}
+	}
+}
+
+func TestWaiterContext(t *testing.T) { synctest.Test(t, testWaiterContext) }
+
+func testWaiterContext(t *testing.T) {
+	var g Group[int]
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		v, _, err := g.Do(context.Background(), "k", func() (int, error) { <-release; return 1, nil })
+		if err != nil || v != 1 {
+			t.Errorf("first caller: %d, %v", v, err)
+		}
+		close(done)
+	}()
+	synctest.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, shared, err := g.Do(ctx, "k", func() (int, error) { return 2, nil }); !errors.Is(err, context.Canceled) || !shared {
+		t.Fatalf("cancelled waiter: shared=%v err=%v", shared, err)
+	}
+	close(release)
+	<-done
+	// The key is free again: a new call runs.
+	if v, shared, _ := g.Do(context.Background(), "k", func() (int, error) { return 3, nil }); v != 3 || shared {
+		t.Fatalf("new call: %d shared=%v", v, shared)
+	}
+}
