@@ -1,0 +1,253 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rpkit/rpkit/session"
+	"github.com/rpkit/rpkit/session/storetest"
+)
+
+func TestMemoryStoreConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store {
+		return session.NewMemoryStore(session.MemoryConfig{})
+	})
+}
+
+// TestZeroMemoryStoreConformance runs the suite on the zero value, which
+// makes its maps at the first write.
+func TestZeroMemoryStoreConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) session.Store {
+		return new(session.MemoryStore)
+	})
+}
+
+// fakeClock is a settable clock for MemoryConfig.Now.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func memSession(subject, sid string, expiry time.Time) *session.Session {
+	return &session.Session{
+		Issuer:      "https://op.example",
+		Subject:     subject,
+		SID:         sid,
+		AccessToken: "at-" + subject,
+		Expiry:      expiry,
+	}
+}
+
+func mustCreate(t *testing.T, st session.Store, s *session.Session) *session.Session {
+	t.Helper()
+	if err := st.Create(t.Context(), s); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return s
+}
+
+func TestMemoryStoreCreateValidates(t *testing.T) {
+	st := session.NewMemoryStore(session.MemoryConfig{})
+	exp := time.Now().Add(time.Hour)
+	tests := []struct {
+		name string
+		s    *session.Session
+	}{
+		{"nil", nil},
+		{"preset ID", &session.Session{ID: session.NewID(), Issuer: "i", Subject: "s", Expiry: exp}},
+		{"no issuer", &session.Session{Subject: "s", Expiry: exp}},
+		{"no subject", &session.Session{Issuer: "i", Expiry: exp}},
+		{"no expiry", &session.Session{Issuer: "i", Subject: "s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := st.Create(t.Context(), tt.s)
+			if !errors.Is(err, session.ErrInvalidSession) {
+				t.Errorf("Create = %v, want ErrInvalidSession", err)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "session: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+	if d := st.Dump(); len(d.Records) != 0 || len(d.SIDs) != 0 || len(d.Subjects) != 0 {
+		t.Errorf("refused Creates stored something: %+v", d)
+	}
+}
+
+func TestMemoryStoreUpdateValidates(t *testing.T) {
+	st := session.NewMemoryStore(session.MemoryConfig{})
+	if err := st.Update(t.Context(), nil); !errors.Is(err, session.ErrInvalidSession) {
+		t.Errorf("Update(nil) = %v, want ErrInvalidSession", err)
+	}
+	s := mustCreate(t, st, memSession("alice", "X", time.Now().Add(time.Hour)))
+	u := *s
+	u.Expiry = time.Time{}
+	if err := st.Update(t.Context(), &u); !errors.Is(err, session.ErrInvalidSession) {
+		t.Errorf("Update with a zero Expiry = %v, want ErrInvalidSession", err)
+	}
+	if _, err := st.Get(t.Context(), s.ID); err != nil {
+		t.Errorf("Get after a refused Update: %v", err)
+	}
+}
+
+// TestMemoryStoreKeysByHash checks that the raw session ID appears nowhere
+// in the store: records are keyed by Key(id) and keep no ID.
+func TestMemoryStoreKeysByHash(t *testing.T) {
+	st := session.NewMemoryStore(session.MemoryConfig{})
+	ids := make(map[string]bool)
+	for _, sub := range []string{"alice", "bob", "carol"} {
+		s := mustCreate(t, st, memSession(sub, "sid-"+sub, time.Now().Add(time.Hour)))
+		ids[s.ID] = true
+		u, err := st.Get(t.Context(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Update(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := st.Dump()
+	if len(d.Records) != len(ids) {
+		t.Fatalf("%d records, want %d", len(d.Records), len(ids))
+	}
+	for id := range ids {
+		rec, ok := d.Records[session.Key(id)]
+		if !ok {
+			t.Errorf("no record under Key(id)")
+		}
+		if rec.ID != "" {
+			t.Errorf("record keeps its ID")
+		}
+	}
+	check := func(where, v string) {
+		if ids[v] {
+			t.Errorf("raw session ID in %s", where)
+		}
+	}
+	for k, rec := range d.Records {
+		check("a record key", k)
+		check("a record's ID", rec.ID)
+	}
+	for name, index := range map[string]map[string][]string{"sid index": d.SIDs, "subject index": d.Subjects} {
+		for k, keys := range index {
+			check(name+" key", k)
+			for _, key := range keys {
+				check(name, key)
+				if _, ok := d.Records[key]; !ok {
+					t.Errorf("%s lists %q, which has no record", name, key)
+				}
+			}
+		}
+	}
+}
+
+// TestMemoryStoreSweep checks, on synctest's fake clock, that expired
+// records leave the maps at the first write a sweep interval after the
+// last sweep, and that Get hides them at once.
+func TestMemoryStoreSweep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		st := session.NewMemoryStore(session.MemoryConfig{})
+		old := mustCreate(t, st, memSession("alice", "X", time.Now().Add(10*time.Second))) // sweeps (nothing) at t0
+		keep := mustCreate(t, st, memSession("bob", "Y", time.Now().Add(time.Hour)))
+
+		time.Sleep(30 * time.Second)
+		if _, err := st.Get(ctx, old.ID); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Get of an expired session = %v, want ErrNotFound", err)
+		}
+		mustCreate(t, st, memSession("carol", "Z", time.Now().Add(time.Hour)))
+		if d := st.Dump(); len(d.Records) != 3 {
+			t.Errorf("%d records 30s after the last sweep, want 3 (swept at most once per %v)", len(d.Records), session.SweepInterval)
+		}
+
+		time.Sleep(session.SweepInterval - 30*time.Second)
+		if err := st.Delete(ctx, session.NewID()); err != nil { // any write sweeps
+			t.Fatal(err)
+		}
+		d := st.Dump()
+		if _, ok := d.Records[session.Key(old.ID)]; ok || len(d.Records) != 2 {
+			t.Errorf("after the sweep: %d records, expired one present %v; want 2, false", len(d.Records), ok)
+		}
+		if _, ok := d.Records[session.Key(keep.ID)]; !ok {
+			t.Error("the sweep removed an unexpired session")
+		}
+		for name, index := range map[string]map[string][]string{"sid": d.SIDs, "subject": d.Subjects} {
+			if len(index) != 2 {
+				t.Errorf("%s index has %d entries after the sweep, want 2: %v", name, len(index), index)
+			}
+			for k, keys := range index {
+				for _, key := range keys {
+					if key == session.Key(old.ID) {
+						t.Errorf("%s index %q still lists the expired session", name, k)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestMemoryStoreClock checks expiry against an injected clock: Get,
+// Update and the delete counts treat a session as gone at its Expiry.
+func TestMemoryStoreClock(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)}
+	st := session.NewMemoryStore(session.MemoryConfig{Now: clock.Now})
+	exp := clock.Now().Add(time.Minute)
+	a := mustCreate(t, st, memSession("alice", "X", exp))
+	b := mustCreate(t, st, memSession("alice", "X", exp.Add(time.Hour)))
+
+	clock.Advance(time.Minute - 1)
+	if _, err := st.Get(ctx, a.ID); err != nil {
+		t.Fatalf("Get 1ns before Expiry: %v", err)
+	}
+	clock.Advance(1)
+	if _, err := st.Get(ctx, a.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Get at Expiry = %v, want ErrNotFound", err)
+	}
+	if err := st.Update(ctx, a); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Update at Expiry = %v, want ErrNotFound", err)
+	}
+	if n, err := st.DeleteBySID(ctx, "https://op.example", "X"); n != 1 || err != nil {
+		t.Errorf("DeleteBySID = %d, %v; want 1 (the expired session is not counted), nil", n, err)
+	}
+	if _, err := st.Get(ctx, b.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Get after DeleteBySID = %v, want ErrNotFound", err)
+	}
+	if d := st.Dump(); len(d.Records)+len(d.SIDs)+len(d.Subjects) != 0 {
+		t.Errorf("store not empty after DeleteBySID: %+v", d)
+	}
+}
+
+func TestMemoryStoreEmptyIndexValues(t *testing.T) {
+	st := session.NewMemoryStore(session.MemoryConfig{})
+	s := mustCreate(t, st, memSession("alice", "", time.Now().Add(time.Hour)))
+	if n, err := st.DeleteBySID(t.Context(), s.Issuer, ""); n != 0 || err != nil {
+		t.Errorf("DeleteBySID with an empty sid = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := st.DeleteBySubject(t.Context(), s.Issuer, ""); n != 0 || err != nil {
+		t.Errorf("DeleteBySubject with an empty subject = %d, %v; want 0, nil", n, err)
+	}
+	if d := st.Dump(); len(d.SIDs) != 0 {
+		t.Errorf("a session without sid is in the sid index: %v", d.SIDs)
+	}
+}

@@ -1,0 +1,116 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// ErrNotFound is returned by [Store.Get] for a session that does not exist
+// or has expired, and by [Store.Update] for a session that was deleted (for
+// example by a logout) while the caller held it.
+var ErrNotFound = errors.New("session: not found")
+
+// ErrImmutable is returned by [Store.Update] when the caller changed a
+// session's Issuer, Subject or SID: the logout indexes are keyed by them.
+var ErrImmutable = errors.New("session: issuer, subject and sid cannot change")
+
+// ErrInvalidSession is wrapped by the errors of [Store.Create],
+// [Store.Update] and [Marshal] for a session that cannot be stored: a preset
+// ID on Create, an empty Issuer or Subject, or a zero Expiry.
+var ErrInvalidSession = errors.New("session: invalid session")
+
+// Session is one logged-in browser session: who the user is at which
+// provider, the provider's session ID (sid) that logouts name, and the
+// tokens. It holds tokens in the clear for the stores to persist; its
+// String, GoString and LogValue methods redact them.
+type Session struct {
+	// ID is the session's opaque identifier, set by [Store.Create]: 256
+	// random bits or more, never chosen by the client (no fixation). The
+	// session cookie carries it; stores key records by a hash of it.
+	ID string
+	// Issuer, Subject and SID identify the user and the provider session
+	// (the ID token's iss, sub and sid). They cannot change after Create.
+	Issuer, Subject, SID string
+	// IDToken is the raw ID token (an id_token_hint at logout).
+	IDToken string
+	// Claims are the ID token's claims, as a JSON object.
+	Claims json.RawMessage
+	// AccessToken and RefreshToken are the OAuth tokens; RefreshToken may be
+	// empty. AccessTokenExpiry is zero when the provider gave no expiry.
+	AccessToken, RefreshToken string
+	AccessTokenExpiry         time.Time
+	// Created, LastSeen and Expiry: creation time, last use, and the
+	// absolute end of the session (stores drop it then).
+	Created, LastSeen, Expiry time.Time
+	// Version is incremented by every successful Update.
+	Version uint64
+}
+
+// Store keeps sessions with two indexes, (issuer, sid) and (issuer,
+// subject), so that logouts never scan. Implementations must be safe for
+// concurrent use and must key records by a hash of the session ID (see
+// [Key]), so that a dump of the store holds no usable session IDs. Run
+// session/storetest against an implementation to check the whole contract.
+type Store interface {
+	// Get returns the session with that ID, or ErrNotFound when there is none
+	// or it has expired.
+	Get(ctx context.Context, id string) (*Session, error)
+	// Create stores a new session and its index entries atomically. s.ID
+	// must be empty: Create sets it to a fresh random ID. Issuer, Subject
+	// and Expiry are required (else ErrInvalidSession); a session without a
+	// SID is found through the subject index only.
+	Create(ctx context.Context, s *Session) error
+	// Update replaces a stored session (tokens, times); the stored version
+	// becomes the previous stored version + 1, written back to s.Version. If the session no longer exists — a logout deleted it
+	// meanwhile — it writes nothing and returns ErrNotFound: a refresh in
+	// flight can never bring a logged-out session back. Changing Issuer,
+	// Subject or SID gives ErrImmutable.
+	Update(ctx context.Context, s *Session) error
+	// Delete removes a session and its index entries; nil when absent.
+	Delete(ctx context.Context, id string) error
+	// DeleteBySID removes every session of the provider session (issuer,
+	// sid) and reports how many live sessions it removed (expired ones are
+	// not counted).
+	DeleteBySID(ctx context.Context, issuer, sid string) (int, error)
+	// DeleteBySubject removes every session of the user (issuer, subject)
+	// and reports how many live sessions it removed.
+	DeleteBySubject(ctx context.Context, issuer, subject string) (int, error)
+}
+
+// NewID returns a new session ID: 256 bits from crypto/rand, base64url.
+// Stores call it in Create.
+func NewID() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails: crypto/rand crashes rather than return weak bytes
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Key returns the storage key of a session ID: the base64url SHA-256 of
+// it. A store dump then holds no value that works as a cookie.
+func Key(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// String describes the session without its ID or tokens.
+func (s Session) String() string {
+	return fmt.Sprintf("session{iss=%q sub=%q sid=%q expiry=%s}", s.Issuer, s.Subject, s.SID, s.Expiry.Format(time.RFC3339))
+}
+
+// GoString is String, so %#v does not reveal tokens either.
+func (s Session) GoString() string { return s.String() }
+
+// LogValue logs the session without its ID or tokens.
+func (s Session) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("iss", s.Issuer), slog.String("sub", s.Subject), slog.String("sid", s.SID),
+		slog.Time("expiry", s.Expiry), slog.Uint64("version", s.Version),
+	)
+}

@@ -1,0 +1,682 @@
+// Package storetest is the conformance suite for implementations of
+// [session.Store]: run [Run] from a test of any store to check the whole
+// contract — round trips, copies, expiry, the logout indexes and their
+// counts, no resurrection by Update, and concurrent use.
+//
+// It imports testing, so only tests should import it.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/session"
+)
+
+// Run checks that the stores newStore returns follow the [session.Store]
+// contract. Each subtest calls newStore for a fresh, empty store. The
+// stores must use the real clock: one subtest waits about a second for a
+// session to expire. Run the suite with -race to check concurrent use.
+//
+// The suite takes about two seconds on an in-memory store, most of it
+// the expiry wait.
+func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, st session.Store)
+	}{
+		{"CreateSetsID", testCreateSetsID},
+		{"CreateRefusesPresetID", testCreateRefusesPresetID},
+		{"GetRoundTrip", testGetRoundTrip},
+		{"GetRoundTripMinimal", testGetRoundTripMinimal},
+		{"GetReturnsCopy", testGetReturnsCopy},
+		{"CreateCopies", testCreateCopies},
+		{"UpdateCopies", testUpdateCopies},
+		{"GetUnknown", testGetUnknown},
+		{"Update", testUpdate},
+		{"UpdateImmutable", testUpdateImmutable},
+		{"UpdateAfterDelete", testUpdateAfterDelete},
+		{"UpdateAfterDeleteBySID", testUpdateAfterDeleteBySID},
+		{"UpdateAfterDeleteBySubject", testUpdateAfterDeleteBySubject},
+		{"UpdateUnknown", testUpdateUnknown},
+		{"DeleteAbsent", testDeleteAbsent},
+		{"DeleteBySID", testDeleteBySID},
+		{"DeleteBySubject", testDeleteBySubject},
+		{"DeleteUnknownIndex", testDeleteUnknownIndex},
+		{"IndexesAfterUpdate", testIndexesAfterUpdate},
+		{"Expiry", testExpiry},
+		{"ConcurrentUpdateAndLogout", testConcurrentUpdateAndLogout},
+		{"ParallelCreate", testParallelCreate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStore(t)
+			if st == nil {
+				t.Fatal("newStore returned nil")
+			}
+			tt.fn(t, st)
+		})
+	}
+}
+
+const (
+	issuerA = "https://a.example"
+	issuerB = "https://b.example"
+)
+
+// newSession returns a session with every field set, expiring in an hour.
+// Times carry nanoseconds so that a store that truncates them fails.
+func newSession(issuer, subject, sid string) *session.Session {
+	now := time.Now()
+	return &session.Session{
+		Issuer:            issuer,
+		Subject:           subject,
+		SID:               sid,
+		IDToken:           "eyJhbGciOiJSUzI1NiJ9.e30.c2ln-" + subject,
+		Claims:            json.RawMessage(`{"sub":"` + subject + `","email":"a<b>@example.com","n":[1,2.5,true,null]}`),
+		AccessToken:       "at-" + subject + "-" + sid,
+		RefreshToken:      "rt-" + subject + "-" + sid,
+		AccessTokenExpiry: now.Add(5*time.Minute + 123456789*time.Nanosecond),
+		Created:           now.Add(-time.Second - 987654321*time.Nanosecond),
+		LastSeen:          now.Add(-1),
+		Expiry:            now.Add(time.Hour + 7),
+	}
+}
+
+// create stores s and fails the test on error.
+func create(t *testing.T, st session.Store, s *session.Session) *session.Session {
+	t.Helper()
+	if err := st.Create(t.Context(), s); err != nil {
+		t.Fatalf("Create(%v): %v", s, err)
+	}
+	return s
+}
+
+// get returns the stored session and fails the test on error.
+func get(t *testing.T, st session.Store, id string) *session.Session {
+	t.Helper()
+	s, err := st.Get(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if s == nil {
+		t.Fatal("Get returned a nil session and no error")
+	}
+	return s
+}
+
+// wantGone checks that Get reports ErrNotFound for id.
+func wantGone(t *testing.T, st session.Store, id, after string) {
+	t.Helper()
+	s, err := st.Get(t.Context(), id)
+	if !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Get after %s = %v, %v; want ErrNotFound", after, s, err)
+	}
+}
+
+// wantPresent checks that Get finds id.
+func wantPresent(t *testing.T, st session.Store, id, after string) {
+	t.Helper()
+	if _, err := st.Get(t.Context(), id); err != nil {
+		t.Errorf("Get after %s: %v; want the session", after, err)
+	}
+}
+
+// diff describes how got differs from want, field by field ("" when
+// equal). Times are compared with Equal, Claims byte for byte.
+func diff(got, want *session.Session) string {
+	var d []string
+	str := func(name, g, w string) {
+		if g != w {
+			d = append(d, fmt.Sprintf("%s = %q, want %q", name, g, w))
+		}
+	}
+	tm := func(name string, g, w time.Time) {
+		if !g.Equal(w) {
+			d = append(d, fmt.Sprintf("%s = %s, want %s", name, g.Format(time.RFC3339Nano), w.Format(time.RFC3339Nano)))
+		}
+	}
+	str("ID", got.ID, want.ID)
+	str("Issuer", got.Issuer, want.Issuer)
+	str("Subject", got.Subject, want.Subject)
+	str("SID", got.SID, want.SID)
+	str("IDToken", got.IDToken, want.IDToken)
+	if !bytes.Equal(got.Claims, want.Claims) {
+		d = append(d, fmt.Sprintf("Claims = %s, want %s", got.Claims, want.Claims))
+	}
+	str("AccessToken", got.AccessToken, want.AccessToken)
+	str("RefreshToken", got.RefreshToken, want.RefreshToken)
+	tm("AccessTokenExpiry", got.AccessTokenExpiry, want.AccessTokenExpiry)
+	tm("Created", got.Created, want.Created)
+	tm("LastSeen", got.LastSeen, want.LastSeen)
+	tm("Expiry", got.Expiry, want.Expiry)
+	if got.Version != want.Version {
+		d = append(d, fmt.Sprintf("Version = %d, want %d", got.Version, want.Version))
+	}
+	return strings.Join(d, "; ")
+}
+
+func testCreateSetsID(t *testing.T, st session.Store) {
+	seen := make(map[string]bool)
+	for i := range 20 {
+		s := create(t, st, newSession(issuerA, fmt.Sprint("user", i), "sid"))
+		if len(s.ID) < 43 {
+			t.Errorf("Create set ID %q: %d chars, want at least 43 (256 bits)", s.ID, len(s.ID))
+		}
+		if seen[s.ID] {
+			t.Fatalf("Create set ID %q twice", s.ID)
+		}
+		seen[s.ID] = true
+	}
+}
+
+func testCreateRefusesPresetID(t *testing.T, st session.Store) {
+	s := newSession(issuerA, "alice", "sid1")
+	preset := session.NewID()
+	s.ID = preset
+	if err := st.Create(t.Context(), s); err == nil {
+		t.Fatal("Create with a preset ID succeeded; want an error (no session fixation)")
+	}
+	wantGone(t, st, preset, "Create refused it")
+	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 0 || err != nil {
+		t.Errorf("DeleteBySID after a refused Create = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testGetRoundTrip(t *testing.T, st session.Store) {
+	want := newSession(issuerA, "alice", "sid1")
+	create(t, st, want)
+	wantCopy := *want
+	got := get(t, st, want.ID)
+	if got == want {
+		t.Fatal("Get returned the pointer given to Create")
+	}
+	if d := diff(got, &wantCopy); d != "" {
+		t.Errorf("Get after Create: %s", d)
+	}
+}
+
+func testGetRoundTripMinimal(t *testing.T, st session.Store) {
+	// No sid, no refresh token, no access token expiry, no claims.
+	want := &session.Session{
+		Issuer:      issuerA,
+		Subject:     "bob",
+		AccessToken: "at",
+		Created:     time.Now(),
+		LastSeen:    time.Now(),
+		Expiry:      time.Now().Add(time.Hour),
+	}
+	create(t, st, want)
+	got := get(t, st, want.ID)
+	if len(got.Claims) != 0 {
+		t.Errorf("Claims = %s, want none", got.Claims)
+	}
+	got.Claims = nil
+	if d := diff(got, want); d != "" {
+		t.Errorf("Get after Create: %s", d)
+	}
+	if !got.AccessTokenExpiry.IsZero() {
+		t.Errorf("AccessTokenExpiry = %v, want zero", got.AccessTokenExpiry)
+	}
+	if n, err := st.DeleteBySubject(t.Context(), issuerA, "bob"); n != 1 || err != nil {
+		t.Errorf("DeleteBySubject of a session without sid = %d, %v; want 1, nil", n, err)
+	}
+}
+
+func testGetReturnsCopy(t *testing.T, st session.Store) {
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	want := *s
+	want.Claims = bytes.Clone(s.Claims)
+
+	got := get(t, st, s.ID)
+	got.AccessToken = "changed"
+	got.Expiry = got.Expiry.Add(time.Hour)
+	got.Claims[2] = 'X'
+	got.Version = 99
+
+	if d := diff(get(t, st, s.ID), &want); d != "" {
+		t.Errorf("changing Get's result changed the store: %s", d)
+	}
+}
+
+func testCreateCopies(t *testing.T, st session.Store) {
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	want := *s
+	want.Claims = bytes.Clone(s.Claims)
+
+	s.AccessToken = "changed"
+	s.Claims[2] = 'X'
+	s.Version = 99
+
+	if d := diff(get(t, st, want.ID), &want); d != "" {
+		t.Errorf("changing the session after Create changed the store: %s", d)
+	}
+}
+
+func testUpdateCopies(t *testing.T, st session.Store) {
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	u := get(t, st, s.ID)
+	u.AccessToken = "refreshed"
+	if err := st.Update(t.Context(), u); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	want := *u
+	want.Claims = bytes.Clone(u.Claims)
+
+	u.AccessToken = "changed"
+	u.Claims[2] = 'X'
+	u.Version = 99
+
+	if d := diff(get(t, st, s.ID), &want); d != "" {
+		t.Errorf("changing the session after Update changed the store: %s", d)
+	}
+}
+
+func testGetUnknown(t *testing.T, st session.Store) {
+	for _, id := range []string{session.NewID(), "", "not-an-id", session.Key(session.NewID())} {
+		s, err := st.Get(t.Context(), id)
+		if !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Get(%q) = %v, %v; want ErrNotFound", id, s, err)
+		}
+	}
+	// The storage key of a stored session is not its ID.
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	if got, err := st.Get(t.Context(), session.Key(s.ID)); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Get(Key(id)) = %v, %v; want ErrNotFound", got, err)
+	}
+}
+
+func testUpdate(t *testing.T, st session.Store) {
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	v0 := s.Version
+	for i := range 3 {
+		u := get(t, st, s.ID)
+		u.AccessToken = fmt.Sprint("at-", i)
+		u.RefreshToken = fmt.Sprint("rt-", i)
+		u.IDToken = fmt.Sprint("idt-", i)
+		u.Claims = json.RawMessage(fmt.Sprintf(`{"sub":"alice","i":%d}`, i))
+		u.AccessTokenExpiry = time.Now().Add(time.Duration(i+1)*time.Minute + 1)
+		u.LastSeen = time.Now()
+		u.Expiry = u.Expiry.Add(time.Second + 3)
+		if err := st.Update(t.Context(), u); err != nil {
+			t.Fatalf("Update %d: %v", i, err)
+		}
+		if want := v0 + uint64(i) + 1; u.Version != want {
+			t.Errorf("Update %d set Version %d, want %d", i, u.Version, want)
+		}
+		if d := diff(get(t, st, s.ID), u); d != "" {
+			t.Errorf("Get after Update %d: %s", i, d)
+		}
+	}
+}
+
+func testUpdateImmutable(t *testing.T, st session.Store) {
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	want := get(t, st, s.ID)
+	for _, change := range []struct {
+		field string
+		set   func(*session.Session)
+	}{
+		{"Issuer", func(s *session.Session) { s.Issuer = issuerB }},
+		{"Subject", func(s *session.Session) { s.Subject = "mallory" }},
+		{"SID", func(s *session.Session) { s.SID = "sid2" }},
+		{"SID to empty", func(s *session.Session) { s.SID = "" }},
+	} {
+		u := get(t, st, s.ID)
+		change.set(u)
+		u.AccessToken = "changed"
+		if err := st.Update(t.Context(), u); !errors.Is(err, session.ErrImmutable) {
+			t.Errorf("Update with changed %s = %v, want ErrImmutable", change.field, err)
+		}
+		if u.Version != want.Version {
+			t.Errorf("refused Update with changed %s set Version %d, want %d", change.field, u.Version, want.Version)
+		}
+		if d := diff(get(t, st, s.ID), want); d != "" {
+			t.Errorf("refused Update with changed %s changed the store: %s", change.field, d)
+		}
+	}
+	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 1 || err != nil {
+		t.Errorf("DeleteBySID after refused Updates = %d, %v; want 1, nil", n, err)
+	}
+}
+
+// testNoResurrection deletes a session that the caller still holds, then
+// checks that Update does not bring it back.
+func testNoResurrection(t *testing.T, st session.Store, del func(ctx context.Context, s *session.Session) error) {
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	held := get(t, st, s.ID)
+	if err := del(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	wantGone(t, st, s.ID, "the delete")
+	held.AccessToken = "refreshed"
+	held.LastSeen = time.Now()
+	if err := st.Update(t.Context(), held); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Update after the delete = %v, want ErrNotFound", err)
+	}
+	wantGone(t, st, s.ID, "Update of a deleted session")
+	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 0 || err != nil {
+		t.Errorf("DeleteBySID after Update of a deleted session = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := st.DeleteBySubject(t.Context(), issuerA, "alice"); n != 0 || err != nil {
+		t.Errorf("DeleteBySubject after Update of a deleted session = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testUpdateAfterDelete(t *testing.T, st session.Store) {
+	testNoResurrection(t, st, func(ctx context.Context, s *session.Session) error {
+		return st.Delete(ctx, s.ID)
+	})
+}
+
+func testUpdateAfterDeleteBySID(t *testing.T, st session.Store) {
+	testNoResurrection(t, st, func(ctx context.Context, s *session.Session) error {
+		n, err := st.DeleteBySID(ctx, s.Issuer, s.SID)
+		if err == nil && n != 1 {
+			err = fmt.Errorf("DeleteBySID = %d, want 1", n)
+		}
+		return err
+	})
+}
+
+func testUpdateAfterDeleteBySubject(t *testing.T, st session.Store) {
+	testNoResurrection(t, st, func(ctx context.Context, s *session.Session) error {
+		n, err := st.DeleteBySubject(ctx, s.Issuer, s.Subject)
+		if err == nil && n != 1 {
+			err = fmt.Errorf("DeleteBySubject = %d, want 1", n)
+		}
+		return err
+	})
+}
+
+func testUpdateUnknown(t *testing.T, st session.Store) {
+	s := newSession(issuerA, "alice", "sid1")
+	s.ID = session.NewID()
+	if err := st.Update(t.Context(), s); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Update of a never-created session = %v, want ErrNotFound", err)
+	}
+	wantGone(t, st, s.ID, "Update of a never-created session")
+	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 0 || err != nil {
+		t.Errorf("DeleteBySID after Update of a never-created session = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testDeleteAbsent(t *testing.T, st session.Store) {
+	if err := st.Delete(t.Context(), session.NewID()); err != nil {
+		t.Errorf("Delete of an unknown ID = %v, want nil", err)
+	}
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	other := create(t, st, newSession(issuerA, "alice", "sid1"))
+	for i := range 2 {
+		if err := st.Delete(t.Context(), s.ID); err != nil {
+			t.Errorf("Delete #%d = %v, want nil", i+1, err)
+		}
+	}
+	wantGone(t, st, s.ID, "Delete")
+	wantPresent(t, st, other.ID, "Delete of another session")
+	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 1 || err != nil {
+		t.Errorf("DeleteBySID after Delete of one of two = %d, %v; want 1, nil", n, err)
+	}
+}
+
+func testDeleteBySID(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	a1 := create(t, st, newSession(issuerA, "alice", "X"))       // ended
+	a2 := create(t, st, newSession(issuerA, "alice", "X"))       // ended: a second tab or device in the same provider session
+	a3 := create(t, st, newSession(issuerA, "alice", "Y"))       // another provider session of alice
+	bob := create(t, st, newSession(issuerA, "bob", "Z"))        // another user
+	otherIss := create(t, st, newSession(issuerB, "alice", "X")) // same sid at another issuer
+
+	n, err := st.DeleteBySID(ctx, issuerA, "X")
+	if n != 2 || err != nil {
+		t.Fatalf("DeleteBySID(A, X) = %d, %v; want 2, nil", n, err)
+	}
+	wantGone(t, st, a1.ID, "DeleteBySID")
+	wantGone(t, st, a2.ID, "DeleteBySID")
+	wantPresent(t, st, a3.ID, "DeleteBySID of another sid")
+	wantPresent(t, st, bob.ID, "DeleteBySID of another user's sid")
+	wantPresent(t, st, otherIss.ID, "DeleteBySID at another issuer")
+
+	if n, err := st.DeleteBySID(ctx, issuerA, "X"); n != 0 || err != nil {
+		t.Errorf("second DeleteBySID(A, X) = %d, %v; want 0, nil", n, err)
+	}
+	// The subject index no longer lists a1 and a2.
+	if n, err := st.DeleteBySubject(ctx, issuerA, "alice"); n != 1 || err != nil {
+		t.Errorf("DeleteBySubject(A, alice) after DeleteBySID = %d, %v; want 1 (only the sid Y session), nil", n, err)
+	}
+	wantGone(t, st, a3.ID, "DeleteBySubject")
+	wantPresent(t, st, bob.ID, "DeleteBySubject of another user")
+	wantPresent(t, st, otherIss.ID, "DeleteBySubject at another issuer")
+	if n, err := st.DeleteBySID(ctx, issuerB, "X"); n != 1 || err != nil {
+		t.Errorf("DeleteBySID(B, X) = %d, %v; want 1, nil", n, err)
+	}
+}
+
+func testDeleteBySubject(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	a1 := create(t, st, newSession(issuerA, "alice", "X"))
+	a2 := create(t, st, newSession(issuerA, "alice", "Y"))
+	a3 := create(t, st, newSession(issuerA, "alice", "")) // provider gave no sid
+	bob := create(t, st, newSession(issuerA, "bob", "Z"))
+	otherIss := create(t, st, newSession(issuerB, "alice", "X"))
+
+	n, err := st.DeleteBySubject(ctx, issuerA, "alice")
+	if n != 3 || err != nil {
+		t.Fatalf("DeleteBySubject(A, alice) = %d, %v; want 3, nil", n, err)
+	}
+	wantGone(t, st, a1.ID, "DeleteBySubject")
+	wantGone(t, st, a2.ID, "DeleteBySubject")
+	wantGone(t, st, a3.ID, "DeleteBySubject")
+	wantPresent(t, st, bob.ID, "DeleteBySubject of another user")
+	wantPresent(t, st, otherIss.ID, "DeleteBySubject at another issuer")
+
+	if n, err := st.DeleteBySubject(ctx, issuerA, "alice"); n != 0 || err != nil {
+		t.Errorf("second DeleteBySubject(A, alice) = %d, %v; want 0, nil", n, err)
+	}
+	// The sid index no longer lists alice's sessions.
+	for _, sid := range []string{"X", "Y"} {
+		if n, err := st.DeleteBySID(ctx, issuerA, sid); n != 0 || err != nil {
+			t.Errorf("DeleteBySID(A, %s) after DeleteBySubject = %d, %v; want 0, nil", sid, n, err)
+		}
+	}
+	wantPresent(t, st, otherIss.ID, "DeleteBySID at the first issuer")
+	if n, err := st.DeleteBySID(ctx, issuerB, "X"); n != 1 || err != nil {
+		t.Errorf("DeleteBySID(B, X) = %d, %v; want 1, nil", n, err)
+	}
+	if n, err := st.DeleteBySubject(ctx, issuerA, "bob"); n != 1 || err != nil {
+		t.Errorf("DeleteBySubject(A, bob) = %d, %v; want 1, nil", n, err)
+	}
+}
+
+func testDeleteUnknownIndex(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	s := create(t, st, newSession(issuerA, "alice", "X"))
+	for _, c := range []struct{ kind, iss, v string }{
+		{"sid", issuerA, "nope"},
+		{"sid", issuerB, "X"},
+		{"sid", "", "X"},
+		{"sub", issuerA, "nope"},
+		{"sub", issuerB, "alice"},
+		{"sub", "", "alice"},
+	} {
+		var n int
+		var err error
+		if c.kind == "sid" {
+			n, err = st.DeleteBySID(ctx, c.iss, c.v)
+		} else {
+			n, err = st.DeleteBySubject(ctx, c.iss, c.v)
+		}
+		if n != 0 || err != nil {
+			t.Errorf("DeleteBy%s(%q, %q) = %d, %v; want 0, nil", c.kind, c.iss, c.v, n, err)
+		}
+	}
+	wantPresent(t, st, s.ID, "deletes of unknown sids and subjects")
+}
+
+func testIndexesAfterUpdate(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	bySID := create(t, st, newSession(issuerA, "alice", "X"))
+	bySub := create(t, st, newSession(issuerA, "bob", "Y"))
+	for _, s := range []*session.Session{bySID, bySub} {
+		for range 3 {
+			u := get(t, st, s.ID)
+			u.AccessToken += "+"
+			u.Expiry = u.Expiry.Add(time.Minute)
+			if err := st.Update(ctx, u); err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+		}
+	}
+	if n, err := st.DeleteBySID(ctx, issuerA, "X"); n != 1 || err != nil {
+		t.Errorf("DeleteBySID of an updated session = %d, %v; want 1, nil", n, err)
+	}
+	wantGone(t, st, bySID.ID, "DeleteBySID")
+	if n, err := st.DeleteBySubject(ctx, issuerA, "bob"); n != 1 || err != nil {
+		t.Errorf("DeleteBySubject of an updated session = %d, %v; want 1, nil", n, err)
+	}
+	wantGone(t, st, bySub.ID, "DeleteBySubject")
+}
+
+func testExpiry(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	s := newSession(issuerA, "alice", "X")
+	s.Expiry = time.Now().Add(time.Second)
+	create(t, st, s)
+	held := get(t, st, s.ID)
+
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, err := st.Get(ctx, s.ID)
+		if errors.Is(err, session.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Get of an expiring session: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Get still finds the session 2s after its Expiry")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Allow stores that keep expiry to the millisecond (Redis PXAT).
+	if early := s.Expiry.Sub(time.Now()); early > 50*time.Millisecond {
+		t.Errorf("session gone %v before its Expiry", early)
+	}
+	held.AccessToken = "refreshed"
+	if err := st.Update(ctx, held); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Update of an expired session = %v, want ErrNotFound", err)
+	}
+	wantGone(t, st, s.ID, "Update of an expired session")
+	// An expired session is gone: logouts do not count it.
+	if n, err := st.DeleteBySID(ctx, issuerA, "X"); n != 0 || err != nil {
+		t.Errorf("DeleteBySID of an expired session = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := st.DeleteBySubject(ctx, issuerA, "alice"); n != 0 || err != nil {
+		t.Errorf("DeleteBySubject of an expired session = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testConcurrentUpdateAndLogout races a refresh loop (Update) against a
+// logout (DeleteBySID): whatever the interleaving, the logout wins.
+func testConcurrentUpdateAndLogout(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	for round := range 50 {
+		s := create(t, st, newSession(issuerA, fmt.Sprint("user", round), fmt.Sprint("sid", round)))
+		held := get(t, st, s.ID)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var updateErr, deleteErr error
+		var deleted int
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			deadline := time.Now().Add(5 * time.Second)
+			for i := 0; ; i++ {
+				held.AccessToken = fmt.Sprint("at-", i)
+				err := st.Update(ctx, held)
+				if errors.Is(err, session.ErrNotFound) {
+					return
+				}
+				if err != nil {
+					updateErr = err
+					return
+				}
+				if time.Now().After(deadline) {
+					updateErr = errors.New("Update still succeeds 5s after DeleteBySID started")
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			deleted, deleteErr = st.DeleteBySID(ctx, s.Issuer, s.SID)
+		}()
+		close(start)
+		wg.Wait()
+		if updateErr != nil {
+			t.Fatalf("round %d: Update: %v", round, updateErr)
+		}
+		if deleted != 1 || deleteErr != nil {
+			t.Fatalf("round %d: DeleteBySID = %d, %v; want 1, nil", round, deleted, deleteErr)
+		}
+		if got, err := st.Get(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("round %d: Get after racing Update and DeleteBySID = %v, %v; want ErrNotFound (resurrected)", round, got, err)
+		}
+		if err := st.Update(ctx, held); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("round %d: Update after the race = %v, want ErrNotFound", round, err)
+		}
+	}
+}
+
+func testParallelCreate(t *testing.T, st session.Store) {
+	const goroutines, each = 10, 10
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	ids := make([][]string, goroutines)
+	errs := make([]error, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				s := newSession(issuerA, fmt.Sprintf("user-%d-%d", g, i), fmt.Sprint("sid-", g))
+				if err := st.Create(ctx, s); err != nil {
+					errs[g] = err
+					return
+				}
+				ids[g] = append(ids[g], s.ID)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := make(map[string]bool)
+	for g := range goroutines {
+		if errs[g] != nil {
+			t.Fatalf("Create: %v", errs[g])
+		}
+		for i, id := range ids[g] {
+			if seen[id] {
+				t.Fatalf("two Creates set the ID %q", id)
+			}
+			seen[id] = true
+			if s := get(t, st, id); s.Subject != fmt.Sprintf("user-%d-%d", g, i) {
+				t.Errorf("Get(%q).Subject = %q, want user-%d-%d", id, s.Subject, g, i)
+			}
+		}
+	}
+	if len(seen) != goroutines*each {
+		t.Errorf("%d sessions created, want %d", len(seen), goroutines*each)
+	}
+	if n, err := st.DeleteBySID(ctx, issuerA, "sid-3"); n != each || err != nil {
+		t.Errorf("DeleteBySID after parallel Creates = %d, %v; want %d, nil", n, err, each)
+	}
+}

@@ -1,0 +1,125 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrInvalidRecord is wrapped by the errors of [Unmarshal]: the bytes are
+// not a session record of a version this package reads.
+var ErrInvalidRecord = errors.New("session: invalid session record")
+
+// wireVersion is the version of the record format that Marshal writes.
+const wireVersion = 1
+
+// wireSession is version 1 of the record format. Times are RFC 3339 with
+// nanoseconds, in UTC; the session ID is not part of the record.
+type wireSession struct {
+	V                 int             `json:"v"`
+	Issuer            string          `json:"iss"`
+	Subject           string          `json:"sub"`
+	SID               string          `json:"sid"`
+	IDToken           string          `json:"id_token"`
+	Claims            json.RawMessage `json:"claims"`
+	AccessToken       string          `json:"at"`
+	RefreshToken      string          `json:"rt"`
+	AccessTokenExpiry time.Time       `json:"at_exp"`
+	Created           time.Time       `json:"created"`
+	LastSeen          time.Time       `json:"last_seen"`
+	Expiry            time.Time       `json:"expiry"`
+	Version           uint64          `json:"version"`
+}
+
+// Marshal encodes s as a versioned JSON record for stores that hold bytes,
+// such as Redis:
+//
+//	{"v":1,"iss":…,"sub":…,"sid":…,"id_token":…,"claims":{…},"at":…,"rt":…,
+//	 "at_exp":…,"created":…,"last_seen":…,"expiry":…,"version":…}
+//
+// It leaves out s.ID: stores key records by [Key] of it. Times are written
+// in UTC with nanoseconds, so they come back Equal (though not ==: the
+// location and monotonic reading are not kept). Claims are written
+// compacted, as a JSON value. Marshal fails when Claims are not valid JSON
+// or a time's year is outside [0, 9999], and, with an error wrapping
+// [ErrInvalidSession], when s lacks what [Unmarshal] requires: an Issuer, a
+// Subject and an Expiry. The record holds the tokens
+// in the clear: the store must be trusted with them.
+func Marshal(s *Session) ([]byte, error) {
+	if err := validate(s); err != nil {
+		return nil, err
+	}
+	w := wireSession{
+		V:                 wireVersion,
+		Issuer:            s.Issuer,
+		Subject:           s.Subject,
+		SID:               s.SID,
+		IDToken:           s.IDToken,
+		Claims:            s.Claims,
+		AccessToken:       s.AccessToken,
+		RefreshToken:      s.RefreshToken,
+		AccessTokenExpiry: s.AccessTokenExpiry.UTC(),
+		Created:           s.Created.UTC(),
+		LastSeen:          s.LastSeen.UTC(),
+		Expiry:            s.Expiry.UTC(),
+		Version:           s.Version,
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep claims such as "<" byte for byte
+	if err := enc.Encode(&w); err != nil {
+		return nil, fmt.Errorf("session: marshal: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// Unmarshal decodes a record written by [Marshal]. The returned session has
+// an empty ID, for the store to set. Bytes that are not JSON, or trail
+// data after the record, or carry an unknown version, or lack the issuer,
+// subject or expiry, give an error wrapping [ErrInvalidRecord].
+func Unmarshal(b []byte) (*Session, error) {
+	var head struct {
+		V *int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	switch {
+	case head.V == nil:
+		return nil, fmt.Errorf("%w: no version", ErrInvalidRecord)
+	case *head.V != wireVersion:
+		return nil, fmt.Errorf("%w: unknown version %d", ErrInvalidRecord, *head.V)
+	}
+	var w wireSession
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	switch {
+	case w.Issuer == "":
+		return nil, fmt.Errorf("%w: no issuer", ErrInvalidRecord)
+	case w.Subject == "":
+		return nil, fmt.Errorf("%w: no subject", ErrInvalidRecord)
+	case w.Expiry.IsZero():
+		return nil, fmt.Errorf("%w: no expiry", ErrInvalidRecord)
+	}
+	claims := w.Claims
+	if string(claims) == "null" {
+		claims = nil
+	}
+	return &Session{
+		Issuer:            w.Issuer,
+		Subject:           w.Subject,
+		SID:               w.SID,
+		IDToken:           w.IDToken,
+		Claims:            claims,
+		AccessToken:       w.AccessToken,
+		RefreshToken:      w.RefreshToken,
+		AccessTokenExpiry: w.AccessTokenExpiry,
+		Created:           w.Created,
+		LastSeen:          w.LastSeen,
+		Expiry:            w.Expiry,
+		Version:           w.Version,
+	}, nil
+}

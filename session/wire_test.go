@@ -1,0 +1,269 @@
+package session_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/session"
+)
+
+func wireSession() *session.Session {
+	loc := time.FixedZone("UTC+7", 7*3600)
+	created := time.Date(2025, 3, 4, 5, 6, 7, 123456789, loc)
+	return &session.Session{
+		ID:                session.NewID(),
+		Issuer:            "https://op.example",
+		Subject:           "alice",
+		SID:               "sid-1",
+		IDToken:           "eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
+		Claims:            json.RawMessage(`{"sub":"alice","html":"<b>&</b>","n":[1,2.5e3,null,true],"u":"é` + "\u2028" + `"}`),
+		AccessToken:       "at",
+		RefreshToken:      "rt",
+		AccessTokenExpiry: created.Add(time.Hour + 1),
+		Created:           created,
+		LastSeen:          time.Now(), // carries a monotonic reading
+		Expiry:            created.Add(12 * time.Hour).In(time.UTC),
+		Version:           1<<63 + 5,
+	}
+}
+
+func TestWireRoundTrip(t *testing.T) {
+	want := wireSession()
+	b, err := session.Marshal(want)
+	if err != nil {
+		t.Fatalf("Marshal: %v", err)
+	}
+	if bytes.Contains(b, []byte(want.ID)) {
+		t.Error("the record holds the session ID")
+	}
+	got, err := session.Unmarshal(b)
+	if err != nil {
+		t.Fatalf("Unmarshal(%s): %v", b, err)
+	}
+	if got.ID != "" {
+		t.Errorf("ID = %q, want empty", got.ID)
+	}
+	checkSame(t, got, want)
+
+	// Marshal is deterministic: the same session gives the same bytes.
+	b2, err := session.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, b2) {
+		t.Errorf("Marshal(Unmarshal(b)) = %s, want %s", b2, b)
+	}
+}
+
+func TestWireMinimal(t *testing.T) {
+	want := &session.Session{Issuer: "i", Subject: "s", Expiry: time.Unix(1e9, 1)}
+	b, err := session.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := session.Unmarshal(b)
+	if err != nil {
+		t.Fatalf("Unmarshal(%s): %v", b, err)
+	}
+	if got.Claims != nil {
+		t.Errorf("Claims = %q, want nil", got.Claims)
+	}
+	for name, tm := range map[string]time.Time{"AccessTokenExpiry": got.AccessTokenExpiry, "Created": got.Created, "LastSeen": got.LastSeen} {
+		if !tm.IsZero() {
+			t.Errorf("%s = %v, want zero", name, tm)
+		}
+	}
+	checkSame(t, got, want)
+}
+
+// TestWireFields pins the field names: other implementations (and Lua
+// scripts) may read records.
+func TestWireFields(t *testing.T) {
+	b, err := session.Marshal(wireSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := []string{"at", "at_exp", "claims", "created", "expiry", "id_token", "iss", "last_seen", "rt", "sid", "sub", "v", "version"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("record fields = %q, want %q", keys, want)
+	}
+	if string(m["v"]) != "1" {
+		t.Errorf(`"v" = %s, want 1`, m["v"])
+	}
+	if !bytes.HasPrefix(m["claims"], []byte("{")) {
+		t.Errorf(`"claims" = %s, want an object`, m["claims"])
+	}
+}
+
+func TestUnmarshalRefuses(t *testing.T) {
+	good, err := session.Marshal(wireSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace := func(old, new string) []byte {
+		if !bytes.Contains(good, []byte(old)) {
+			t.Fatalf("record %s lacks %s", good, old)
+		}
+		return bytes.Replace(good, []byte(old), []byte(new), 1)
+	}
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"nil", nil},
+		{"empty", []byte{}},
+		{"garbage", []byte("garbage")},
+		{"null", []byte("null")},
+		{"array", []byte("[1]")},
+		{"empty object", []byte("{}")},
+		{"version 0", replace(`"v":1`, `"v":0`)},
+		{"version 2", replace(`"v":1`, `"v":2`)},
+		{"version as string", replace(`"v":1`, `"v":"1"`)},
+		{"version fraction", replace(`"v":1`, `"v":1.5`)},
+		{"version huge", replace(`"v":1`, `"v":1e100`)},
+		{"no version", replace(`"v":1,`, ``)},
+		{"no issuer", replace(`"iss":"https://op.example"`, `"iss":""`)},
+		{"no subject", replace(`"sub":"alice"`, `"sub":""`)},
+		{"no expiry", replace(`"expiry":`, `"expiry_":`)},
+		{"bad time", replace(`"created":"2025`, `"created":"x2025`)},
+		{"bad version type", replace(`"version":`, `"version":-1,"_":`)},
+		{"truncated", good[:len(good)-1]},
+		{"trailing data", append(bytes.Clone(good), "{}"...)},
+		{"two records", append(bytes.Clone(good), good...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := session.Unmarshal(tt.b)
+			if !errors.Is(err, session.ErrInvalidRecord) {
+				t.Fatalf("Unmarshal(%s) = %v, %v; want ErrInvalidRecord", tt.b, s, err)
+			}
+			if s != nil {
+				t.Error("Unmarshal returned a session with its error")
+			}
+			if !strings.HasPrefix(err.Error(), "session: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+func TestMarshalRefuses(t *testing.T) {
+	bad := func(f func(*session.Session)) *session.Session {
+		s := wireSession()
+		f(s)
+		return s
+	}
+	tests := []struct {
+		name string
+		s    *session.Session
+	}{
+		{"nil", nil},
+		{"invalid claims", bad(func(s *session.Session) { s.Claims = json.RawMessage(`{"a":`) })},
+		{"no issuer", bad(func(s *session.Session) { s.Issuer = "" })},
+		{"no subject", bad(func(s *session.Session) { s.Subject = "" })},
+		{"no expiry", bad(func(s *session.Session) { s.Expiry = time.Time{} })},
+		{"year 10000", bad(func(s *session.Session) { s.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := session.Marshal(tt.s)
+			if err == nil {
+				t.Fatalf("Marshal = %s, want an error", b)
+			}
+			if !strings.HasPrefix(err.Error(), "session: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	good, err := session.Marshal(wireSession())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"v":1,"iss":"i","sub":"s","expiry":"2030-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := session.Unmarshal(b)
+		if err != nil {
+			if !errors.Is(err, session.ErrInvalidRecord) {
+				t.Fatalf("Unmarshal = %v, does not wrap ErrInvalidRecord", err)
+			}
+			return
+		}
+		// What Unmarshal accepts, Marshal writes back, and its output is a
+		// fixed point. (Marshal may refuse a time that is in range only
+		// with its offset, such as 0000-01-01T00:00:00+01:00.)
+		b2, err := session.Marshal(s)
+		if err != nil {
+			return
+		}
+		s2, err := session.Unmarshal(b2)
+		if err != nil {
+			t.Fatalf("Unmarshal(%s): %v", b2, err)
+		}
+		if s.Claims != nil { // Marshal compacts them
+			var c bytes.Buffer
+			if err := json.Compact(&c, s.Claims); err != nil {
+				t.Fatal(err)
+			}
+			s.Claims = c.Bytes()
+		}
+		checkSame(t, s2, s)
+		b3, err := session.Marshal(s2)
+		if err != nil || !bytes.Equal(b3, b2) {
+			t.Fatalf("Marshal(Unmarshal(%s)) = %s, %v", b2, b3, err)
+		}
+	})
+}
+
+// checkSame compares every field but ID: times with Equal, Claims as bytes.
+func checkSame(t *testing.T, got, want *session.Session) {
+	t.Helper()
+	for _, f := range []struct{ name, got, want string }{
+		{"Issuer", got.Issuer, want.Issuer},
+		{"Subject", got.Subject, want.Subject},
+		{"SID", got.SID, want.SID},
+		{"IDToken", got.IDToken, want.IDToken},
+		{"Claims", string(got.Claims), string(want.Claims)},
+		{"AccessToken", got.AccessToken, want.AccessToken},
+		{"RefreshToken", got.RefreshToken, want.RefreshToken},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s = %q, want %q", f.name, f.got, f.want)
+		}
+	}
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"AccessTokenExpiry", got.AccessTokenExpiry, want.AccessTokenExpiry},
+		{"Created", got.Created, want.Created},
+		{"LastSeen", got.LastSeen, want.LastSeen},
+		{"Expiry", got.Expiry, want.Expiry},
+	} {
+		if !f.got.Equal(f.want) {
+			t.Errorf("%s = %v, want %v", f.name, f.got, f.want)
+		}
+	}
+	if got.Version != want.Version {
+		t.Errorf("Version = %d, want %d", got.Version, want.Version)
+	}
+}
