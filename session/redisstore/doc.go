@@ -1,0 +1,66 @@
+// Package redisstore keeps rpkit sessions in Redis, so that several
+// instances of an app share them: a logout received by any instance ends the
+// session on all of them. [Store] implements [session.Store] — the same
+// contract as the memory store, checked by the same session/storetest suite
+// — and adds [Store.Claim], the shared replay cache for back-channel logout
+// tokens.
+//
+// It is the only rpkit package that imports go-redis, and it exports
+// nothing typed by go-redis except the [redis.UniversalClient] that [New]
+// accepts: a single server, Sentinel (failover) or Redis Cluster. It needs
+// Redis 6.2 or later.
+//
+// # Key layout
+//
+// Redis Cluster runs a Lua script (or MULTI) only over keys of one hash
+// slot, and a key's slot is the hash of its hash tag, the part between the
+// first "{" and the next "}". The keys written together — a session record
+// and its two index entries — therefore share a tag. The lookups, though,
+// start from different facts: a request has only the session ID, a
+// sid-only logout token has no subject, a sub-only token has no sid. So the
+// tag is the subject's, and the other two paths are given a way to it:
+//
+//   - tag = the first 16 hex digits of SHA-256(issuer NUL subject).
+//   - The session ID is "<tag>.<random>", random being 256 bits
+//     ([session.NewID]). Get reads the tag from the ID: one round trip.
+//   - For a sid-only logout, an entry in the sid's own slot names the tags
+//     of the sid's sessions.
+//
+// With P the Prefix (default "rpkit:"), H(a, b) the hex SHA-256 of a NUL b,
+// and K(id) = [session.Key](id), the base64url SHA-256 of the ID:
+//
+//	P{tag}:s:K(id)              hash: the session record (data, iss, sub, sid, ver, ux, sx)
+//	P{tag}:sub:H(iss, sub)      set of record keys of the subject (ux)
+//	P{tag}:sid:H(iss, sid)      set of record keys of the sid in this subject's slot (sx)
+//	P{sid:H(iss, sid)}:tags     set of subject tags that have sessions of the sid
+//	P claim:hex(SHA-256(key))   a claimed replay-cache key
+//
+// No key or value holds a session ID or any part of its random half: a dump
+// of Redis lets no one ride a session. The record's data field is
+// [session.Marshal]; iss, sub and sid are copied beside it so that the
+// update script checks them without decoding JSON, and ux and sx name the
+// record's index keys so that the delete scripts clean both indexes.
+//
+// The tag only chooses slots: the index keys carry the full hash, so two
+// subjects whose tags collide still have separate indexes.
+//
+// # Operations
+//
+// Get is one HMGET. Create, Update and the deletes are Lua scripts over one
+// tag (EVALSHA, with EVAL when the script is not cached). DeleteBySubject
+// computes the tag and runs one script. DeleteBySID reads the sid's tag
+// set, then runs one script per tag — normally one. Create and Update of a
+// session with a sid first add its tag to that set (a separate round trip
+// in the sid's slot, before the record is written, so that a DeleteBySID
+// never misses a written record).
+//
+// Every key has a TTL. A record expires at the session's Expiry (PEXPIREAT,
+// on the server's clock); index sets and the tag set live at least as long
+// as their longest-lived member and are never shortened. A set may keep
+// members whose record has expired: the scripts skip them and count only
+// records they actually delete.
+//
+// A Redis failure is always an error, never [session.ErrNotFound], so that
+// callers fail closed (a 5xx that the provider retries) rather than treat
+// an unreachable store as a missing session.
+package redisstore

@@ -1,0 +1,315 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rpkit/rpkit/session"
+)
+
+// DefaultPrefix is the key prefix of a [Config] whose Prefix is empty.
+const DefaultPrefix = "rpkit:"
+
+// tagLen is the length in hex digits of a subject tag: 64 bits of
+// SHA-256(issuer NUL subject). Tags only choose hash slots; two subjects
+// that share a tag still have separate indexes (their keys carry the full
+// hash).
+const tagLen = 16
+
+// Config configures a [Store]. The zero value is ready to use.
+type Config struct {
+	// Prefix starts every key the store writes, so that several apps can
+	// share one Redis. Zero means [DefaultPrefix]. A prefix holding a
+	// complete hash tag ("{app}:") would put every key in one cluster slot:
+	// correct, but unsharded.
+	Prefix string
+}
+
+// Store is a [session.Store] in Redis, plus the logout-token replay cache
+// [Store.Claim]. It works with a single server, Sentinel or Redis Cluster
+// through any [redis.UniversalClient], and needs Redis 6.2 or later (SET
+// PXAT).
+//
+// Every write that touches several keys is one Lua script over keys of one
+// hash slot, so it is atomic on a cluster too; see the package
+// documentation for the key layout. Records expire by Redis TTL at the
+// session's Expiry. A Redis error — a lost connection, a timeout, a
+// cancelled ctx — is returned wrapped, never as [session.ErrNotFound], so
+// that callers fail closed.
+//
+// A Store is safe for concurrent use, and so are several Stores (in one
+// process or many) sharing one Redis: that is how a logout received by one
+// instance ends the session on all of them. It does not close the client.
+type Store struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// New returns a Store that keeps sessions through c. The caller keeps
+// ownership of c and closes it.
+func New(c redis.UniversalClient, cfg Config) *Store {
+	p := cfg.Prefix
+	if p == "" {
+		p = DefaultPrefix
+	}
+	return &Store{c: c, prefix: p}
+}
+
+var _ session.Store = (*Store)(nil)
+
+// Get returns the session with that ID, or [session.ErrNotFound] when there
+// is none, it has expired, or id is not an ID this store made. It is one
+// round trip to the node of the ID's slot.
+func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
+	tag, ok := parseID(id)
+	if !ok {
+		return nil, session.ErrNotFound
+	}
+	vals, err := s.c.HMGet(ctx, s.recordKey(tag, id), "data", "ver").Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: get: %w", err)
+	}
+	if len(vals) != 2 || vals[0] == nil {
+		return nil, session.ErrNotFound
+	}
+	data, _ := vals[0].(string)
+	sess, err := session.Unmarshal([]byte(data))
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: get: %w", err)
+	}
+	if v, _ := vals[1].(string); v != "" {
+		ver, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: get: bad version %q: %w", v, err)
+		}
+		sess.Version = ver
+	}
+	sess.ID = id
+	return sess, nil
+}
+
+// Create stores sess with its index entries and sets sess.ID to a fresh ID
+// of the form "<tag>.<random>": tag is 16 hex digits of SHA-256(issuer NUL
+// subject), which places the record in its subject's cluster slot, and
+// random is [session.NewID]. sess.ID must be empty and sess must have an
+// Issuer, a Subject and an Expiry, or Create stores nothing and returns an
+// error wrapping [session.ErrInvalidSession]. An empty SID is allowed: such
+// a session is found by [Store.DeleteBySubject] only.
+//
+// With a SID, Create first records the subject's tag under the sid (in the
+// sid's own slot), then writes the record and both indexes in one script:
+// two round trips. A failure between them leaves at most a tag that points
+// at no session.
+func (s *Store) Create(ctx context.Context, sess *session.Session) error {
+	data, err := session.Marshal(sess)
+	if err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
+	if sess.ID != "" {
+		return fmt.Errorf("redisstore: create: %w: Create needs an empty ID, it sets a fresh one", session.ErrInvalidSession)
+	}
+	tag := tagOf(sess.Issuer, sess.Subject)
+	id := tag + "." + session.NewID()
+	at := expiryMS(sess.Expiry)
+	keys := []string{s.recordKey(tag, id), s.subIndexKey(sess.Issuer, sess.Subject)}
+	if sess.SID != "" {
+		if err := sidTagScript.Run(ctx, s.c, []string{s.sidTagKey(sess.Issuer, sess.SID)}, tag, at).Err(); err != nil {
+			return fmt.Errorf("redisstore: create: sid tag: %w", err)
+		}
+		keys = append(keys, s.sidIndexKey(tag, sess.Issuer, sess.SID))
+	}
+	n, err := createScript.Run(ctx, s.c, keys,
+		data, sess.Issuer, sess.Subject, sess.SID, strconv.FormatUint(sess.Version, 10), at).Int64()
+	if err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
+	if n != 1 {
+		return errors.New("redisstore: create: session ID collision")
+	}
+	sess.ID = id
+	return nil
+}
+
+// Update replaces the stored session sess.ID with sess and increments the
+// version: the stored one and sess.Version both become the stored version
+// plus one. The record's TTL follows the new Expiry, and the indexes are
+// extended when it grows. When the session is absent or expired — a logout
+// deleted it while the caller held it — Update writes nothing and returns
+// [session.ErrNotFound], so it never brings a deleted session back. A
+// changed Issuer, Subject or SID gives [session.ErrImmutable]; a session
+// [session.Marshal] refuses (a zero Expiry, say) gives its error, wrapping
+// [session.ErrInvalidSession]. Neither writes anything.
+//
+// With a SID, Update first extends the sid's tag entry to the new Expiry
+// (one round trip in the sid's slot), so that [Store.DeleteBySID] finds the
+// session for as long as it lives; then it runs the update script.
+func (s *Store) Update(ctx context.Context, sess *session.Session) error {
+	if sess == nil {
+		return fmt.Errorf("redisstore: update: %w: nil session", session.ErrInvalidSession)
+	}
+	tag, ok := parseID(sess.ID)
+	if !ok {
+		return session.ErrNotFound
+	}
+	data, merr := session.Marshal(sess)
+	at := "0" // the script then only checks existence and immutability
+	if merr == nil {
+		at = expiryMS(sess.Expiry)
+		if sess.SID != "" {
+			if err := sidTagScript.Run(ctx, s.c, []string{s.sidTagKey(sess.Issuer, sess.SID)}, tag, at).Err(); err != nil {
+				return fmt.Errorf("redisstore: update: sid tag: %w", err)
+			}
+		}
+	}
+	ver, err := updateScript.Run(ctx, s.c, []string{s.recordKey(tag, sess.ID)},
+		string(data), sess.Issuer, sess.Subject, sess.SID, at).Int64()
+	switch {
+	case err != nil:
+		return fmt.Errorf("redisstore: update: %w", err)
+	case ver == -1:
+		return session.ErrNotFound
+	case ver == -2:
+		return session.ErrImmutable
+	case ver == -3 && merr != nil:
+		return fmt.Errorf("redisstore: update: %w", merr)
+	case ver < 1:
+		return fmt.Errorf("redisstore: update: unexpected script result %d", ver)
+	}
+	sess.Version = uint64(ver)
+	return nil
+}
+
+// Delete removes the session with that ID and its index entries, in one
+// script. It returns nil when there is no such session.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	tag, ok := parseID(id)
+	if !ok {
+		return nil
+	}
+	if err := deleteScript.Run(ctx, s.c, []string{s.recordKey(tag, id)}).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	return nil
+}
+
+// DeleteBySID removes every session of the provider session (issuer, sid)
+// with its index entries, and reports how many live sessions it removed.
+// An empty sid matches nothing.
+//
+// It reads the subject tags recorded under the sid (one round trip in the
+// sid's slot), then runs one delete script per tag in that tag's slot —
+// usually one, as a sid belongs to one subject. If a script fails, it
+// returns the count so far with the error.
+func (s *Store) DeleteBySID(ctx context.Context, issuer, sid string) (int, error) {
+	if sid == "" {
+		return 0, nil
+	}
+	tags, err := s.c.SMembers(ctx, s.sidTagKey(issuer, sid)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: delete by sid: %w", err)
+	}
+	total := 0
+	for _, tag := range tags {
+		if !isTag(tag) {
+			continue
+		}
+		n, err := deleteIndexScript.Run(ctx, s.c, []string{s.sidIndexKey(tag, issuer, sid)}).Int64()
+		if err != nil {
+			return total, fmt.Errorf("redisstore: delete by sid: %w", err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
+// DeleteBySubject removes every session of the user (issuer, subject) with
+// its index entries, and reports how many live sessions it removed: one
+// script in the subject's slot. An empty subject matches nothing.
+func (s *Store) DeleteBySubject(ctx context.Context, issuer, subject string) (int, error) {
+	if subject == "" {
+		return 0, nil
+	}
+	n, err := deleteIndexScript.Run(ctx, s.c, []string{s.subIndexKey(issuer, subject)}).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: delete by subject: %w", err)
+	}
+	return int(n), nil
+}
+
+// Key layout; see doc.go.
+
+// recordKey is the key of a session record: the ID's tag and the hash of
+// the whole ID, never the ID itself.
+func (s *Store) recordKey(tag, id string) string {
+	return s.prefix + "{" + tag + "}:s:" + session.Key(id)
+}
+
+// subIndexKey is the key of the set of records of (issuer, subject).
+func (s *Store) subIndexKey(issuer, subject string) string {
+	h := pairHash(issuer, subject)
+	return s.prefix + "{" + h[:tagLen] + "}:sub:" + h
+}
+
+// sidIndexKey is the key of the set of records of (issuer, sid) whose
+// subject has tag: it lives in that subject's slot.
+func (s *Store) sidIndexKey(tag, issuer, sid string) string {
+	return s.prefix + "{" + tag + "}:sid:" + pairHash(issuer, sid)
+}
+
+// sidTagKey is the key of the set of subject tags of (issuer, sid), in the
+// sid's own slot: how DeleteBySID, which has no subject, finds the slots
+// to clean.
+func (s *Store) sidTagKey(issuer, sid string) string {
+	return s.prefix + "{sid:" + pairHash(issuer, sid) + "}:tags"
+}
+
+// pairHash is the hex SHA-256 of a NUL-joined pair.
+func pairHash(a, b string) string {
+	sum := sha256.Sum256([]byte(a + "\x00" + b))
+	return hex.EncodeToString(sum[:])
+}
+
+// tagOf is the subject tag of (issuer, subject).
+func tagOf(issuer, subject string) string {
+	return pairHash(issuer, subject)[:tagLen]
+}
+
+// parseID returns the tag of a session ID made by Create, or false for
+// anything else.
+func parseID(id string) (string, bool) {
+	if len(id) < tagLen+2 || id[tagLen] != '.' || !isTag(id[:tagLen]) {
+		return "", false
+	}
+	return id[:tagLen], true
+}
+
+// isTag reports whether t is tagLen lowercase hex digits.
+func isTag(t string) bool {
+	if len(t) != tagLen {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// expiryMS is t in Unix milliseconds for PEXPIREAT, at least 1: a time
+// before 1970 (or a zero time) is as expired as 1 ms after the epoch.
+func expiryMS(t time.Time) string {
+	ms := t.UnixMilli()
+	if ms < 1 {
+		ms = 1
+	}
+	return strconv.FormatInt(ms, 10)
+}
