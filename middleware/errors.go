@@ -1,0 +1,98 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/rpkit/rpkit/rp"
+)
+
+// Errors the middleware reports to Config.ErrorHandler, besides rp's and
+// the store's.
+var (
+	// ErrNoLoginState reports a callback without a usable login-state
+	// cookie: expired, already used (a replayed callback), from another
+	// browser, or tampered with.
+	ErrNoLoginState = errors.New("middleware: no login in progress for this state")
+	// ErrLoginRefused reports an OnLogin hook that refused the login.
+	ErrLoginRefused = errors.New("middleware: login refused")
+	// ErrUnauthenticated reports a request to a RequireAuth handler without
+	// a valid session.
+	ErrUnauthenticated = errors.New("middleware: not logged in")
+	// ErrStore reports a session store that failed (for example Redis
+	// unreachable); the request fails closed with 503.
+	ErrStore = errors.New("middleware: session store unavailable")
+)
+
+// statusFor maps a callback or refresh error to an HTTP status: 4xx for a
+// bad request or a bad answer from the provider, 502/504 when the provider
+// cannot be reached, 503 when the store cannot.
+func statusFor(err error) int {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrStore):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout
+	case errors.Is(err, rp.ErrProviderUnavailable):
+		return http.StatusBadGateway
+	case errors.Is(err, ErrLoginRefused):
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
+}
+
+// wantsJSON reports whether the client asked for JSON rather than a page.
+func wantsJSON(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// defaultErrorHandler answers a short, fixed message per status: never the
+// error's text, which is for logs.
+func defaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, _ error) {
+	msg := map[int]string{
+		http.StatusBadRequest:          "The login could not be completed. Please try again.",
+		http.StatusUnauthorized:        "Login required.",
+		http.StatusForbidden:           "Access refused.",
+		http.StatusBadGateway:          "The identity provider could not be reached. Please try again later.",
+		http.StatusServiceUnavailable:  "The service is temporarily unavailable. Please try again later.",
+		http.StatusGatewayTimeout:      "The identity provider did not answer in time. Please try again later.",
+		http.StatusMethodNotAllowed:    "Method not allowed.",
+		http.StatusInternalServerError: "Internal error.",
+	}[status]
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, status, map[string]string{"error": errorCode(status), "error_description": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write([]byte(msg + "\n"))
+}
+
+func errorCode(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "login_required"
+	case http.StatusForbidden:
+		return "access_denied"
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return "temporarily_unavailable"
+	}
+	return "invalid_request"
+}

@@ -1,0 +1,196 @@
+package middleware
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/rpkit/rpkit/internal/flight"
+	"github.com/rpkit/rpkit/rp"
+	"github.com/rpkit/rpkit/session"
+)
+
+// Paths are the routes [Middleware.Routes] serves.
+type Paths struct {
+	// Login starts a login (GET, ?return_to=/path). Zero: "/login".
+	Login string
+	// Callback receives the authorization response (GET, or POST for
+	// response_mode=form_post). Zero: the path of the client's RedirectURL.
+	Callback string
+	// Logout ends the session (POST; GET too with AllowGETLogout).
+	// Zero: "/logout".
+	Logout string
+	// PostLogout is the local page the browser lands on after a logout (the
+	// provider returns there with the state the logout sent; the app serves
+	// it wrapped in [Middleware.PostLogoutLanding]). Zero: "/".
+	PostLogout string
+}
+
+// Config configures a [Middleware]. Client is required; every other zero
+// value is a documented default.
+type Config struct {
+	// Client talks to the provider.
+	Client *rp.Client
+	// Store keeps the sessions. Zero: an in-memory store (one process).
+	Store session.Store
+	// Cookies signs and encrypts the cookies. Zero: a codec with a random
+	// secret, so sessions do not survive a restart and instances do not
+	// share them.
+	Cookies *session.CookieCodec
+	// CookieName names the session cookie; the login and logout state
+	// cookies are named after it. Zero: "__Host-rpkit" on https with no
+	// CookieDomain, else "rpkit".
+	CookieName string
+	// CookieDomain sets the cookies' Domain attribute. Zero: host-only.
+	CookieDomain string
+	// Paths are the routes. See [Paths] for the defaults.
+	Paths Paths
+	// DefaultReturnTo is where a login without a valid return_to lands.
+	// Zero: "/".
+	DefaultReturnTo string
+	// LoginOptions are added to every authorization request (for example
+	// rp.WithPrompt("consent") where a provider needs it for refresh tokens).
+	LoginOptions []rp.LoginOption
+	// Lifetime is a session's absolute lifetime. Zero: 12 hours.
+	Lifetime time.Duration
+	// IdleTimeout ends a session unused for that long. Zero: no idle
+	// timeout.
+	IdleTimeout time.Duration
+	// RefreshLeeway refreshes an access token that expires within it.
+	// Zero: 30 seconds.
+	RefreshLeeway time.Duration
+	// AllowGETLogout also accepts GET on the logout route. Zero: POST only,
+	// so that a link or an image on another site cannot log users out.
+	AllowGETLogout bool
+
+	// OnLogin runs after the ID token is verified and before the session is
+	// stored; an error refuses the login (403) and no session is made.
+	OnLogin func(ctx context.Context, s *session.Session) error
+	// OnLogout runs after a session was ended by the logout route.
+	OnLogout func(ctx context.Context, s *session.Session)
+	// ErrorHandler renders errors. Zero: a short text page, or JSON when the
+	// request accepts application/json. err is for logs, never for the user.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
+	// Logger receives what has no caller to return to (a failed revocation
+	// after a logout, a failed request). Zero: discard.
+	Logger *slog.Logger
+	// Now is the clock. Zero: time.Now.
+	Now func() time.Time
+}
+
+// Middleware is the browser session manager. Build it with [New]. It is safe
+// for concurrent use.
+type Middleware struct {
+	cfg        Config
+	secure     bool
+	cookieName string
+	refreshes  flight.Group[*session.Session]
+	logoutCOP  *http.CrossOriginProtection
+}
+
+const (
+	defaultLifetime      = 12 * time.Hour
+	defaultRefreshLeeway = 30 * time.Second
+	loginCookieLimit     = 3                // login attempts kept per browser
+	maxFormBytes         = 64 << 10         // callback form_post bodies
+	providerTimeout      = 15 * time.Second // a refresh shared by waiters
+)
+
+// New validates cfg once and returns the middleware.
+func New(cfg Config) (*Middleware, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("middleware: Config.Client is nil")
+	}
+	redirect, err := url.Parse(cfg.Client.RedirectURL())
+	if err != nil || redirect.Path == "" || !redirect.IsAbs() {
+		return nil, fmt.Errorf("middleware: the client's RedirectURL %q is not an absolute URL", cfg.Client.RedirectURL())
+	}
+	if cfg.Store == nil {
+		cfg.Store = session.NewMemoryStore(session.MemoryConfig{Now: cfg.Now})
+	}
+	if cfg.Cookies == nil {
+		secret := make([]byte, 32)
+		rand.Read(secret)
+		if cfg.Cookies, err = session.NewCookieCodec(secret); err != nil {
+			return nil, fmt.Errorf("middleware: %w", err)
+		}
+	}
+	p := &cfg.Paths
+	p.Login = orDefault(p.Login, "/login")
+	p.Callback = orDefault(p.Callback, redirect.Path)
+	p.Logout = orDefault(p.Logout, "/logout")
+	p.PostLogout = orDefault(p.PostLogout, "/")
+	for _, path := range []string{p.Login, p.Callback, p.Logout, p.PostLogout} {
+		if !safeReturnTo(path) {
+			return nil, fmt.Errorf("middleware: path %q must be an absolute path", path)
+		}
+	}
+	cfg.DefaultReturnTo = orDefault(cfg.DefaultReturnTo, "/")
+	if !safeReturnTo(cfg.DefaultReturnTo) {
+		return nil, fmt.Errorf("middleware: DefaultReturnTo %q must be a relative path", cfg.DefaultReturnTo)
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = defaultLifetime
+	}
+	if cfg.RefreshLeeway <= 0 {
+		cfg.RefreshLeeway = defaultRefreshLeeway
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Middleware{cfg: cfg, secure: redirect.Scheme == "https", logoutCOP: http.NewCrossOriginProtection()}
+	m.cookieName = cfg.CookieName
+	if m.cookieName == "" {
+		m.cookieName = "rpkit"
+		if m.secure && cfg.CookieDomain == "" {
+			m.cookieName = "__Host-rpkit"
+		}
+	}
+	if cfg.ErrorHandler == nil {
+		m.cfg.ErrorHandler = defaultErrorHandler
+	}
+	return m, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// Routes returns a handler for the login, callback and logout routes. Mount
+// it so that those paths reach it, for example with mux.Handle for each path
+// or as the fallback of the application's mux.
+func (m *Middleware) Routes() http.Handler {
+	mux := http.NewServeMux()
+	p := m.cfg.Paths
+	mux.HandleFunc("GET "+p.Login, m.login)
+	mux.HandleFunc("GET "+p.Callback, m.callback)
+	mux.HandleFunc("POST "+p.Callback, m.callback)
+	mux.Handle("POST "+p.Logout, m.logoutCOP.Handler(http.HandlerFunc(m.logout)))
+	if m.cfg.AllowGETLogout {
+		mux.HandleFunc("GET "+p.Logout, m.logout)
+	}
+	return mux
+}
+
+// Paths returns the routes in use, defaults applied.
+func (m *Middleware) Paths() Paths { return m.cfg.Paths }
+
+// fail logs err and renders status through the ErrorHandler.
+func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
+	m.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "rpkit: request failed",
+		slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("error", err.Error()))
+	w.Header().Set("Cache-Control", "no-store")
+	m.cfg.ErrorHandler(w, r, status, err)
+}
