@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rpkit/rpkit/middleware"
+	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/rp"
+	"github.com/rpkit/rpkit/session"
+	"github.com/rpkit/rpkit/session/redisstore"
+)
+
+// app is the example web application: rpkit's middleware around a few
+// pages, optionally with the embedded development provider.
+type app struct {
+	cfg     *config
+	log     *slog.Logger
+	dev     *oidctest.Provider // nil with a real provider
+	client  *rp.Client
+	mw      *middleware.Middleware
+	store   session.Store
+	closers []func()
+}
+
+func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	if cfg.Issuer == "" {
+		if err := a.startDevProvider(); err != nil {
+			return nil, err
+		}
+	}
+	client, err := rp.New(ctx, rp.Config{
+		Issuer:                cfg.Issuer,
+		ClientID:              cfg.ClientID,
+		ClientSecret:          rp.Secret(cfg.ClientSecret),
+		RedirectURL:           cfg.url("/callback"),
+		PostLogoutRedirectURL: cfg.url("/"),
+		Scopes:                slices.DeleteFunc(slices.Clone(cfg.Scopes), func(s string) bool { return s == "openid" }),
+		SigningAlgs:           []string{"RS256", "ES256", "PS256"},
+	})
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("connecting to the provider %s: %w", cfg.Issuer, err)
+	}
+	a.client = client
+
+	switch cfg.SessionStore {
+	case "redis":
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rdb := redis.NewClient(opts)
+		a.closers = append(a.closers, func() { rdb.Close() })
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			a.close()
+			return nil, fmt.Errorf("connecting to Redis at %s: %w", opts.Addr, err)
+		}
+		a.store = redisstore.New(rdb, redisstore.Config{})
+	default:
+		a.store = session.NewMemoryStore(session.MemoryConfig{})
+	}
+
+	secrets := cfg.CookieSecrets
+	if len(secrets) == 0 {
+		secret := make([]byte, 32)
+		rand.Read(secret)
+		secrets = [][]byte{secret}
+	}
+	cookies, err := session.NewCookieCodec(secrets...)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.mw, err = middleware.New(middleware.Config{
+		Client:          client,
+		Store:           a.store,
+		Cookies:         cookies,
+		DefaultReturnTo: "/me",
+		Logger:          log,
+	})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// startDevProvider runs oidctest in-process as the development provider,
+// with this app registered as its client and a demo user.
+func (a *app) startDevProvider() error {
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	a.cfg.ClientID = "rpkit-webapp"
+	a.cfg.ClientSecret = base64.RawURLEncoding.EncodeToString(secret)
+	op, err := oidctest.NewProvider(oidctest.Config{
+		Clients: []oidctest.Client{{
+			ID:                     a.cfg.ClientID,
+			Secret:                 a.cfg.ClientSecret,
+			RedirectURIs:           []string{a.cfg.url("/callback")},
+			PostLogoutRedirectURIs: []string{a.cfg.url("/")},
+			BackchannelLogoutURI:   a.cfg.url("/backchannel-logout"),
+			FrontchannelLogoutURI:  a.cfg.url("/frontchannel-logout"),
+		}},
+		Users: []oidctest.User{{Subject: "alice", Claims: map[string]any{
+			"name": "Alice Example", "given_name": "Alice", "email": "alice@example.com", "email_verified": true,
+		}}},
+		AccessTokenTTL: 2 * time.Minute, // short, so a refresh can be watched
+	})
+	if err != nil {
+		return fmt.Errorf("starting the development provider: %w", err)
+	}
+	a.dev = op
+	a.cfg.Issuer = op.Issuer()
+	a.closers = append(a.closers, op.Close)
+	a.log.Info("no OIDC_ISSUER set: started the embedded development provider", "issuer", op.Issuer(), "user", "alice")
+	return nil
+}
+
+func (a *app) close() {
+	for _, c := range slices.Backward(a.closers) {
+		c()
+	}
+}
+
+// handler returns the app's routes (the contract in the README).
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	routes := a.mw.Routes()
+	p := a.mw.Paths()
+	mux.Handle(p.Login, routes)
+	mux.Handle(p.Callback, routes)
+	mux.Handle(p.Logout, routes)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /{$}", a.mw.PostLogoutLanding(a.mw.OptionalAuth(http.HandlerFunc(a.home))))
+	mux.Handle("GET /me", a.mw.RequireAuth(http.HandlerFunc(a.me)))
+	mux.Handle("GET /profile", a.mw.RequireAuth(http.HandlerFunc(a.profile)))
+	return securityHeaders(mux)
+}
+
+// me is GET /me: the session's subject, sid and ID token claims as JSON.
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	s, _ := middleware.SessionFromContext(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(struct {
+		Sub    string          `json:"sub"`
+		SID    string          `json:"sid"`
+		Claims json.RawMessage `json:"claims"`
+	}{s.Subject, s.SID, s.Claims})
+}
+
+// securityHeaders sets the headers every page of the app carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if h.Get("Content-Security-Policy") == "" {
+			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+		}
+		next.ServeHTTP(w, r)
+	})
+}

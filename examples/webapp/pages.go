@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/rpkit/rpkit/middleware"
+	"github.com/rpkit/rpkit/session"
+)
+
+var pages = template.Must(template.New("layout").Parse(`{{define "top"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>rpkit webapp</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
+header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ddd;margin-bottom:1.5rem}
+.note{background:#eef6ee;border:1px solid #9c9;padding:.6rem 1rem;border-radius:.3rem}
+.dev{background:#fff8e6;border:1px solid #e6c46a;padding:.6rem 1rem;border-radius:.3rem;margin-top:1.5rem}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{width:11rem;color:#555;font-weight:500}code{word-break:break-all}
+form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radius:.3rem;border:1px solid #888;background:#f4f4f4;cursor:pointer;text-decoration:none;color:#222}
+</style></head><body>
+<header><h1><a href="/" style="color:inherit;text-decoration:none">rpkit webapp</a></h1>{{if .Session}}<span>{{.Name}} · <form method="post" action="/logout"><button id="logout">Log out</button></form></span>{{end}}</header>
+{{end}}
+{{define "bottom"}}{{if .Dev}}<p class="dev">Development provider: <code>{{.Dev}}</code>. It logs in <b>alice</b> without asking.</p>{{end}}
+</body></html>{{end}}
+
+{{define "home"}}{{template "top" .}}
+{{if .LoggedOut}}<p class="note" id="logged-out">You have been logged out.</p>{{end}}
+{{if .Session}}<p>You are logged in as <b>{{.Name}}</b>.</p><p><a class="button" href="/profile">Your profile</a></p>
+{{else}}<p>This page is public. Log in to see your profile.</p><p><a class="button" id="login" href="/login?return_to=%2Fprofile">Log in</a></p>{{end}}
+{{template "bottom" .}}{{end}}
+
+{{define "profile"}}{{template "top" .}}
+<h2>Profile</h2>
+<table>
+<tr><th>Subject (sub)</th><td><code id="sub">{{.Session.Subject}}</code></td></tr>
+<tr><th>Provider session (sid)</th><td><code id="sid">{{.Session.SID}}</code></td></tr>
+<tr><th>Issuer</th><td><code>{{.Session.Issuer}}</code></td></tr>
+<tr><th>Logged in</th><td>{{.Created}}</td></tr>
+<tr><th>Session expires</th><td id="expiry">{{.Expiry}}</td></tr>
+<tr><th>Access token expires</th><td>{{.AccessExpiry}} (refreshed automatically)</td></tr>
+</table>
+<h3>ID token claims</h3>
+<table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
+<p><a href="/me">/me as JSON</a></p>
+{{template "bottom" .}}{{end}}`))
+
+// pageData is what the templates show.
+type pageData struct {
+	Session      *session.Session
+	Name         string
+	LoggedOut    bool
+	Dev          string // the development provider's issuer, if running
+	Created      string
+	Expiry       string
+	AccessExpiry string
+	Claims       []claim
+}
+
+type claim struct{ Name, Value string }
+
+func (a *app) data(r *http.Request) pageData {
+	d := pageData{LoggedOut: middleware.LoggedOut(r.Context())}
+	if a.dev != nil {
+		d.Dev = a.dev.Issuer()
+	}
+	s, ok := middleware.SessionFromContext(r.Context())
+	if !ok {
+		return d
+	}
+	d.Session = s
+	var claims map[string]any
+	json.Unmarshal(s.Claims, &claims)
+	d.Name = s.Subject
+	if n, ok := claims["name"].(string); ok && n != "" {
+		d.Name = n
+	}
+	d.Created = s.Created.Format(time.RFC1123)
+	d.Expiry = s.Expiry.Format(time.RFC1123)
+	d.AccessExpiry = "unknown"
+	if !s.AccessTokenExpiry.IsZero() {
+		d.AccessExpiry = s.AccessTokenExpiry.Format(time.RFC1123)
+	}
+	for k, v := range claims {
+		d.Claims = append(d.Claims, claim{k, claimText(k, v)})
+	}
+	slices.SortFunc(d.Claims, func(x, y claim) int {
+		if x.Name < y.Name {
+			return -1
+		}
+		return 1
+	})
+	return d
+}
+
+func (a *app) render(w http.ResponseWriter, r *http.Request, page string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := pages.ExecuteTemplate(w, page, a.data(r)); err != nil {
+		a.log.Error("rendering "+page, "error", err)
+	}
+}
+
+// home is GET /: public, and the landing page after a logout.
+func (a *app) home(w http.ResponseWriter, r *http.Request) { a.render(w, r, "home") }
+
+// profile is GET /profile: the claims and the session's times.
+func (a *app) profile(w http.ResponseWriter, r *http.Request) { a.render(w, r, "profile") }
+
+// claimText shows a claim value: strings as they are, times as dates,
+// anything else as JSON.
+func claimText(name string, v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		switch name {
+		case "exp", "iat", "nbf", "auth_time", "updated_at":
+			return time.Unix(int64(v), 0).UTC().Format(time.RFC1123)
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
