@@ -3,12 +3,12 @@ package middleware_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rpkit/rpkit/internal/fakeclock"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,23 +18,6 @@ import (
 	"github.com/rpkit/rpkit/session"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // app is a small application behind the middleware, its provider and its
 // store, all on loopback.
 type app struct {
@@ -42,7 +25,7 @@ type app struct {
 	m     *middleware.Middleware
 	store session.Store
 	srv   *httptest.Server
-	clk   *clock
+	clk   *fakeclock.Clock
 }
 
 type options struct {
@@ -54,7 +37,7 @@ type options struct {
 
 func newApp(t *testing.T, o options) *app {
 	t.Helper()
-	clk := &clock{t: time.Now().Truncate(time.Second)}
+	clk := fakeclock.New(time.Now().Truncate(time.Second))
 	pcfg := oidctest.Config{Now: clk.Now, AccessTokenTTL: 5 * time.Minute}
 	if o.op != nil {
 		o.op(&pcfg)

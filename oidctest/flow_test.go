@@ -164,7 +164,7 @@ func TestCodeRedemption(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code := authorize(t, p, oidctest.DefaultClientID).Get("code")
-			clk.Add(tt.wait)
+			clk.Advance(tt.wait)
 			status, _, body := post(t, p, "/token", tt.form(code), basic)
 			if status != 400 || body["error"] != tt.want {
 				t.Errorf("%d %v, want 400 %s", status, body, tt.want)
@@ -292,7 +292,7 @@ func TestSessionsAndLoginHint(t *testing.T) {
 		Users:   []oidctest.User{{Subject: "alice"}, {Subject: "bob", Claims: map[string]any{"name": "Bob"}}},
 	})
 	authorize(t, p, "a")
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	authorize(t, p, "b")
 	s := p.Sessions()
 	if len(s) != 1 || s[0].Subject != "alice" || len(s[0].ClientIDs) != 2 || s[0].ClientIDs[1] != "b" || !s[0].AuthTime.Equal(clk.Now().Add(-time.Minute)) {
@@ -301,13 +301,13 @@ func TestSessionsAndLoginHint(t *testing.T) {
 	sid := s[0].SID
 
 	for _, pairs := range [][]string{{"prompt", "login"}, {"max_age", "0"}, {"max_age", "30"}} {
-		clk.Add(time.Minute)
+		clk.Advance(time.Minute)
 		authorize(t, p, "a", pairs...)
 		if s := p.Sessions(); s[0].SID != sid || !s[0].AuthTime.Equal(clk.Now()) {
 			t.Errorf("%v: session %+v, want same sid, auth_time now", pairs, s[0])
 		}
 	}
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	authorize(t, p, "a", "max_age", "3600")
 	if s := p.Sessions(); !s[0].AuthTime.Equal(clk.Now().Add(-time.Minute)) {
 		t.Errorf("max_age 3600 re-authenticated: %+v", s[0])
@@ -530,7 +530,7 @@ func TestRefresh(t *testing.T) {
 				t.Fatalf("no refresh_token: %v", first)
 			}
 			_, c1 := verify(t, p, first["id_token"].(string))
-			clk.Add(time.Minute)
+			clk.Advance(time.Minute)
 
 			status, second := refresh(t, p, rt)
 			if status != 200 {
@@ -624,7 +624,7 @@ func TestUserInfo(t *testing.T) {
 			t.Errorf("%s token: %d %v %v", name, status, h, body)
 		}
 	}
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	if status, _, _ := userinfo(t, p, at); status != 401 {
 		t.Errorf("expired token: %d", status)
 	}

@@ -63,7 +63,7 @@ func TestEndSession(t *testing.T) {
 			url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {registered}, "state": {"st 1"}, "ui_locales": {"fr"}, "x-extra": {"1"}},
 			302, "http://127.0.0.1:9/bye?keep=1&state=st+1", true},
 	}
-	clk.Add(2 * time.Hour) // the hint has expired: still accepted
+	clk.Advance(2 * time.Hour) // the hint has expired: still accepted
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := endSession(t, p, tt.method, tt.params)

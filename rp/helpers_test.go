@@ -2,9 +2,9 @@ package rp_test
 
 import (
 	"errors"
+	"github.com/rpkit/rpkit/internal/fakeclock"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,31 +12,14 @@ import (
 	"github.com/rpkit/rpkit/rp"
 )
 
-// clock is a settable clock shared by the provider and the client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock returns a clock for the provider and the client to share.
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Now().Truncate(time.Second)) }
 
 // env is one provider and one client talking to it.
 type env struct {
 	p   *oidctest.Provider
 	c   *rp.Client
-	clk *clock
+	clk *fakeclock.Clock
 }
 
 const redirectURL = "http://127.0.0.1:9999/callback"
@@ -58,7 +41,7 @@ func setup(t *testing.T, pc func(*oidctest.Config), cc func(*rp.Config)) *env {
 	return &env{p: p, c: c, clk: clk}
 }
 
-func clientConfig(p *oidctest.Provider, clk *clock, cc func(*rp.Config)) rp.Config {
+func clientConfig(p *oidctest.Provider, clk *fakeclock.Clock, cc func(*rp.Config)) rp.Config {
 	cfg := rp.Config{
 		Issuer:                p.Issuer(),
 		ClientID:              oidctest.DefaultClientID,

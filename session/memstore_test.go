@@ -3,8 +3,8 @@ package session_test
 import (
 	"context"
 	"errors"
+	"github.com/rpkit/rpkit/internal/fakeclock"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -27,24 +27,6 @@ func TestZeroMemoryStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) session.Store {
 		return new(session.MemoryStore)
 	})
-}
-
-// fakeClock is a settable clock for MemoryConfig.Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func memSession(subject, sid string, expiry time.Time) *session.Session {
@@ -210,7 +192,7 @@ func TestMemoryStoreSweep(t *testing.T) {
 // Update and the delete counts treat a session as gone at its Expiry.
 func TestMemoryStoreClock(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)}
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC))
 	st := session.NewMemoryStore(session.MemoryConfig{Now: clock.Now})
 	exp := clock.Now().Add(time.Minute)
 	a := mustCreate(t, st, memSession("alice", "X", exp))
