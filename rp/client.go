@@ -87,6 +87,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.LoginTimeout <= 0 {
 		cfg.LoginTimeout = defaultLoginTimeout
 	}
+	if cfg.LogoutTokenMaxAge <= 0 {
+		cfg.LogoutTokenMaxAge = defaultLogoutMaxAge
+	}
 	if cfg.JWKSRefetchInterval == 0 {
 		cfg.JWKSRefetchInterval = defaultRefetchInterval
 	}

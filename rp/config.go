@@ -65,6 +65,15 @@ type Config struct {
 	// application hammer the provider. Zero: 10 seconds; negative: no limit.
 	JWKSRefetchInterval time.Duration
 
+	// AllowLogoutTokenWithoutExp accepts logout tokens without an "exp"
+	// claim, for older providers (oidc-provider 6.x sends none). Their age
+	// is then bounded by "iat" and LogoutTokenMaxAge instead. Zero: "exp" is
+	// required.
+	AllowLogoutTokenWithoutExp bool
+	// LogoutTokenMaxAge bounds the age (by "iat") of a logout token without
+	// "exp" when AllowLogoutTokenWithoutExp is set. Zero: 2 minutes.
+	LogoutTokenMaxAge time.Duration
+
 	// SkipDiscovery, when true, makes New use Endpoints instead of fetching
 	// the discovery document; Endpoints.Authorization, Endpoints.Token and
 	// Endpoints.JWKS are then required.
@@ -107,6 +116,7 @@ const (
 	defaultLoginTimeout    = 10 * time.Minute
 	defaultRefetchInterval = 10 * time.Second
 	defaultHTTPTimeout     = 10 * time.Second
+	defaultLogoutMaxAge    = 2 * time.Minute
 	maxResponseBytes       = 1 << 20
 	maxTokenBytes          = 64 << 10
 )

@@ -89,6 +89,27 @@ var (
 	ErrUserInfoSubject = errors.New("rp: userinfo subject does not match id token")
 )
 
+// Logout token checks (Back-Channel Logout 1.0, 2.4 and 2.6), besides the
+// signature, iss, aud, iat and exp checks shared with ID tokens.
+var (
+	// ErrLogoutTokenType reports a "typ" header other than logout+jwt (a
+	// missing typ or "JWT" is accepted for older providers): for example an
+	// ID token or an access token posted as a logout token.
+	ErrLogoutTokenType = errors.New("rp: wrong logout token type")
+	// ErrLogoutEvent reports a missing or malformed "events" claim: it must
+	// be an object with the member
+	// "http://schemas.openid.net/event/backchannel-logout", itself an object.
+	ErrLogoutEvent = errors.New("rp: logout token has no backchannel-logout event")
+	// ErrLogoutSubject reports a logout token with neither "sub" nor "sid".
+	ErrLogoutSubject = errors.New("rp: logout token has neither sub nor sid")
+	// ErrLogoutNonce reports a logout token with a "nonce" claim, which the
+	// specification forbids so that an ID token cannot pass as one.
+	ErrLogoutNonce = errors.New("rp: logout token has a nonce")
+	// ErrLogoutJTI reports a logout token without "jti" (needed to refuse
+	// replays).
+	ErrLogoutJTI = errors.New("rp: logout token has no jti")
+)
+
 // Missing capabilities. Each wraps [errors.ErrUnsupported].
 var (
 	// ErrNoEndSession reports a provider without an end_session_endpoint: the

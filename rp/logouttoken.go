@@ -1,0 +1,115 @@
+package rp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// backchannelLogoutEvent is the events member a logout token must carry.
+const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// LogoutToken is a verified Back-Channel Logout 1.0 logout token.
+type LogoutToken struct {
+	Issuer   string
+	Subject  string // empty when the token names only a sid
+	SID      string // empty when the token names only a sub
+	JTI      string
+	Audience []string
+	IssuedAt time.Time
+	// Expiry is the token's "exp", or, for a token without one accepted by
+	// Config.AllowLogoutTokenWithoutExp, IssuedAt + Config.LogoutTokenMaxAge.
+	// A replay cache holds the JTI until then.
+	Expiry time.Time
+
+	raw json.RawMessage
+}
+
+// Decode unmarshals all the token's claims into v.
+func (t *LogoutToken) Decode(v any) error { return json.Unmarshal(t.raw, v) }
+
+// LogValue logs the token's identifying claims (a logout token carries no
+// secret, but stays short in logs).
+func (t *LogoutToken) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("iss", t.Issuer), slog.String("sub", t.Subject),
+		slog.String("sid", t.SID), slog.String("jti", t.JTI))
+}
+
+// VerifyLogoutToken verifies a logout token received at a back-channel
+// logout endpoint (Back-Channel Logout 1.0, 2.6): signature and algorithm
+// exactly as for ID tokens (same key set, rotation included; "none" never,
+// HMAC only when configured), typ header (logout+jwt, or missing or JWT for
+// older providers), iss, aud, iat, exp (required unless
+// Config.AllowLogoutTokenWithoutExp), sub and/or sid, the backchannel-logout
+// event, no nonce, a jti. Each failure wraps its own sentinel error.
+//
+// It does NOT refuse replays: the caller keeps the JTIs it has seen until
+// Expiry (package backchannel does, with a replay cache). It does no HTTP
+// besides fetching the provider's keys.
+func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
+	payload, hdr, err := c.verifyJWS(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if typ, ok := hdr.ExtraHeaders["typ"]; ok {
+		s, _ := typ.(string)
+		s = strings.TrimPrefix(strings.ToLower(s), "application/")
+		if s != "logout+jwt" && s != "jwt" {
+			return nil, fmt.Errorf("%w: typ %q", ErrLogoutTokenType, typ)
+		}
+	}
+	cl, err := parseClaims(payload)
+	if err != nil {
+		return nil, err
+	}
+	now, skew := c.cfg.Now(), c.cfg.ClockSkew
+	expiry := cl.Expiry.time()
+	if cl.Expiry == nil && c.cfg.AllowLogoutTokenWithoutExp && cl.IssuedAt != nil {
+		// Older providers: bound the token's age by iat instead.
+		expiry = cl.IssuedAt.Time.Add(c.cfg.LogoutTokenMaxAge)
+		if !now.Before(expiry.Add(skew)) {
+			return nil, fmt.Errorf("%w: no exp, and issued more than %s ago", ErrExpired, c.cfg.LogoutTokenMaxAge)
+		}
+		cl.Expiry = &numericDate{expiry}
+	}
+	if err := c.checkCommon(cl); err != nil {
+		return nil, err
+	}
+	if cl.Subject == "" && cl.SID == "" {
+		return nil, ErrLogoutSubject
+	}
+	if err := checkLogoutEvent(cl.Events); err != nil {
+		return nil, err
+	}
+	if cl.Nonce != nil {
+		return nil, ErrLogoutNonce
+	}
+	if cl.JTI == "" {
+		return nil, ErrLogoutJTI
+	}
+	return &LogoutToken{
+		Issuer: cl.Issuer, Subject: cl.Subject, SID: cl.SID, JTI: cl.JTI, Audience: cl.Audience,
+		IssuedAt: cl.IssuedAt.time(), Expiry: expiry, raw: payload,
+	}, nil
+}
+
+// checkLogoutEvent checks that events is an object whose backchannel-logout
+// member is an object.
+func checkLogoutEvent(events json.RawMessage) error {
+	var ev map[string]json.RawMessage
+	if len(events) == 0 || json.Unmarshal(events, &ev) != nil || ev == nil {
+		return fmt.Errorf("%w: events is not an object", ErrLogoutEvent)
+	}
+	member, ok := ev[backchannelLogoutEvent]
+	if !ok {
+		return fmt.Errorf("%w: events lacks %s", ErrLogoutEvent, backchannelLogoutEvent)
+	}
+	if m := bytes.TrimSpace(member); len(m) == 0 || m[0] != '{' {
+		return fmt.Errorf("%w: the event's value is not an object", ErrLogoutEvent)
+	}
+	return nil
+}
