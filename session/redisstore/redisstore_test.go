@@ -65,6 +65,7 @@ func suite(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 	t.Run("DefaultPrefix", func(t *testing.T) { testDefaultPrefix(t, newClient(t)) })
 	t.Run("Claim", func(t *testing.T) { testClaim(t, newClient(t)) })
 	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, newClient(t)) })
+	t.Run("Release", func(t *testing.T) { testRelease(t, newClient(t)) })
 }
 
 func newSession(subject, sid string) *session.Session {
@@ -555,4 +556,22 @@ func TestRoundTrips(t *testing.T) {
 	count("DeleteBySubject", 1, func() error { _, err := st.DeleteBySubject(ctx, "https://op.example", "alice"); return err })
 	count("DeleteBySID", 2, func() error { _, err := st.DeleteBySID(ctx, "https://op.example", "sid-9"); return err })
 	count("Claim", 1, func() error { _, err := st.Claim(ctx, "k", time.Now().Add(time.Minute)); return err })
+}
+
+func testRelease(t *testing.T, c redis.UniversalClient) {
+	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	ctx := t.Context()
+	until := time.Now().Add(time.Hour)
+	if fresh, err := st.Claim(ctx, "iss|jti-r", until); !fresh || err != nil {
+		t.Fatalf("first Claim = %v, %v", fresh, err)
+	}
+	if err := st.Release(ctx, "iss|jti-r"); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err := st.Claim(ctx, "iss|jti-r", until); !fresh || err != nil {
+		t.Fatalf("Claim after Release = %v, %v; want true, nil", fresh, err)
+	}
+	if fresh, _ := st.Claim(ctx, "iss|jti-r", until); fresh {
+		t.Fatal("the claim after Release does not hold")
+	}
 }

@@ -27,9 +27,7 @@ import (
 // handler, which the Store satisfies without either package importing the
 // other. Keys are stored as their SHA-256, under Prefix + "claim:".
 func (s *Store) Claim(ctx context.Context, key string, until time.Time) (fresh bool, err error) {
-	sum := sha256.Sum256([]byte(key))
-	k := s.prefix + "claim:" + hex.EncodeToString(sum[:])
-	err = s.c.Do(ctx, "SET", k, "1", "NX", "PXAT", expiryMS(until)).Err()
+	err = s.c.Do(ctx, "SET", s.claimKey(key), "1", "NX", "PXAT", expiryMS(until)).Err()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil
@@ -37,4 +35,19 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (fresh b
 		return false, fmt.Errorf("redisstore: claim: %w", err)
 	}
 	return true, nil
+}
+
+// Release forgets a claimed key, so that the next Claim of it is fresh: the
+// back-channel handler releases a logout token's jti when the sessions it
+// names could not be ended, so that the provider's retry is accepted.
+func (s *Store) Release(ctx context.Context, key string) error {
+	if err := s.c.Del(ctx, s.claimKey(key)).Err(); err != nil {
+		return fmt.Errorf("redisstore: release: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) claimKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return s.prefix + "claim:" + hex.EncodeToString(sum[:])
 }
