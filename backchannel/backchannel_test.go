@@ -1,0 +1,388 @@
+package backchannel_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/backchannel"
+	"github.com/rpkit/rpkit/internal/fakeclock"
+	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/rp"
+	"github.com/rpkit/rpkit/session"
+)
+
+// receiver is a back-channel endpoint over a memory store, with its
+// provider.
+type receiver struct {
+	p     *oidctest.Provider
+	c     *rp.Client
+	store session.Store
+	uri   string
+	clk   *fakeclock.Clock
+}
+
+func newReceiver(t *testing.T, store session.Store, cfg func(*backchannel.Config), rcfg func(*rp.Config)) *receiver {
+	t.Helper()
+	clk := fakeclock.New(time.Now().Truncate(time.Second))
+	p := oidctest.Start(t, oidctest.Config{Now: clk.Now})
+	rc := rp.Config{Issuer: p.Issuer(), ClientID: oidctest.DefaultClientID, ClientSecret: oidctest.DefaultClientSecret,
+		RedirectURL: "http://127.0.0.1:9/callback", HTTPClient: p.Client(), Now: clk.Now}
+	if rcfg != nil {
+		rcfg(&rc)
+	}
+	c, err := rp.New(t.Context(), rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if store == nil {
+		store = session.NewMemoryStore(session.MemoryConfig{Now: clk.Now})
+	}
+	bc := backchannel.Config{Verifier: c, Sessions: store, Replay: backchannel.NewMemoryReplayCache(clk.Now)}
+	if cfg != nil {
+		cfg(&bc)
+	}
+	h, err := backchannel.New(bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &receiver{p: p, c: c, store: store, uri: srv.URL + "/backchannel-logout", clk: clk}
+}
+
+// add stores a session of sub with sid and returns its ID.
+func (r *receiver) add(t *testing.T, sub, sid string) string {
+	t.Helper()
+	s := &session.Session{Issuer: r.p.Issuer(), Subject: sub, SID: sid, Expiry: r.clk.Now().Add(time.Hour)}
+	if err := r.store.Create(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s.ID
+}
+
+func (r *receiver) alive(t *testing.T, id string) bool {
+	t.Helper()
+	_, err := r.store.Get(t.Context(), id)
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]string
+}
+
+// post sends a logout token minted by the provider.
+func (r *receiver) post(t *testing.T, o oidctest.LogoutTokenOptions) answer {
+	t.Helper()
+	raw, err := r.p.LogoutToken(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.postRaw(t, raw)
+}
+
+func (r *receiver) postRaw(t *testing.T, raw string) answer {
+	t.Helper()
+	resp, err := r.p.PostLogoutToken(t.Context(), r.uri, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return read(t, resp)
+}
+
+func read(t *testing.T, resp *http.Response) answer {
+	t.Helper()
+	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode, header: resp.Header}
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &a.body); err != nil {
+			t.Fatalf("body %q: %v", b, err)
+		}
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q", cc)
+	}
+	return a
+}
+
+const event = "http://schemas.openid.net/event/backchannel-logout"
+
+// TestRules: a logout token that breaks one rule is refused with 400 and
+// ends nothing.
+func TestRules(t *testing.T) {
+	foreign := rsaKey(t)
+	tests := []struct {
+		name   string
+		tamper func(*oidctest.Mint)
+		desc   string
+	}{
+		{"alg none", func(m *oidctest.Mint) { m.Header["alg"] = "none" }, "signing algorithm not allowed"},
+		{"HMAC", func(m *oidctest.Mint) { m.Header["alg"] = "HS256"; m.Key = []byte(oidctest.DefaultClientSecret) }, "signing algorithm not allowed"},
+		{"foreign key", func(m *oidctest.Mint) { m.Key = foreign }, "invalid token signature"},
+		{"typ", func(m *oidctest.Mint) { m.Header["typ"] = "id_token+jwt" }, "wrong logout token type"},
+		{"iss", func(m *oidctest.Mint) { m.Claims["iss"] = "https://evil.example" }, "issuer mismatch"},
+		{"aud", func(m *oidctest.Mint) { m.Claims["aud"] = "other" }, "audience does not contain client_id"},
+		{"iat missing", func(m *oidctest.Mint) { delete(m.Claims, "iat") }, "invalid iat"},
+		{"iat future", func(m *oidctest.Mint) { m.Claims["iat"] = m.Claims["iat"].(int64) + 600 }, "invalid iat"},
+		{"exp passed", func(m *oidctest.Mint) { m.Claims["exp"] = m.Claims["iat"].(int64) - 300 }, "token expired"},
+		{"exp missing", func(m *oidctest.Mint) { delete(m.Claims, "exp") }, "token expired"},
+		{"no sub nor sid", func(m *oidctest.Mint) { delete(m.Claims, "sub"); delete(m.Claims, "sid") }, "logout token has neither sub nor sid"},
+		{"no events", func(m *oidctest.Mint) { delete(m.Claims, "events") }, "logout token has no backchannel-logout event"},
+		{"event not an object", func(m *oidctest.Mint) { m.Claims["events"] = map[string]any{event: "yes"} }, "logout token has no backchannel-logout event"},
+		{"nonce", func(m *oidctest.Mint) { m.Claims["nonce"] = "x" }, "logout token has a nonce"},
+		{"no jti", func(m *oidctest.Mint) { delete(m.Claims, "jti") }, "logout token has no jti"},
+		{"garbage", func(m *oidctest.Mint) { m.Header["alg"] = "none"; m.Claims = map[string]any{"x": []int{1}} }, "signing algorithm not allowed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newReceiver(t, nil, nil, nil)
+			id := r.add(t, "alice", "sid-1")
+			r.p.SetTokenHook(oidctest.LogoutToken, tc.tamper)
+			a := r.post(t, oidctest.LogoutTokenOptions{Subject: "alice", SID: "sid-1"})
+			if a.status != http.StatusBadRequest || a.body["error"] != "invalid_request" || a.body["error_description"] != tc.desc {
+				t.Fatalf("answer %d %v, want 400 %q", a.status, a.body, tc.desc)
+			}
+			if !r.alive(t, id) {
+				t.Fatal("a refused logout token ended the session")
+			}
+		})
+	}
+}
+
+// TestEndsTheRightSessions: sid-only, sub-only and sid+sub tokens, over two
+// sessions of alice and one of bob.
+func TestEndsTheRightSessions(t *testing.T) {
+	tests := []struct {
+		name             string
+		opts             oidctest.LogoutTokenOptions
+		a1, a2, bobAlive bool
+	}{
+		{"sid only", oidctest.LogoutTokenOptions{SID: "sid-a1"}, false, true, true},
+		{"sub only", oidctest.LogoutTokenOptions{Subject: "alice"}, false, false, true},
+		{"sid and sub", oidctest.LogoutTokenOptions{Subject: "alice", SID: "sid-a2"}, true, false, true},
+		{"unknown sid", oidctest.LogoutTokenOptions{SID: "sid-unknown"}, true, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newReceiver(t, nil, nil, nil)
+			a1, a2, bob := r.add(t, "alice", "sid-a1"), r.add(t, "alice", "sid-a2"), r.add(t, "bob", "sid-b")
+			if a := r.post(t, tc.opts); a.status != http.StatusOK {
+				t.Fatalf("answer %d %v", a.status, a.body)
+			}
+			if r.alive(t, a1) != tc.a1 || r.alive(t, a2) != tc.a2 || r.alive(t, bob) != tc.bobAlive {
+				t.Fatalf("alive after logout: alice-1 %v, alice-2 %v, bob %v", r.alive(t, a1), r.alive(t, a2), r.alive(t, bob))
+			}
+		})
+	}
+}
+
+func TestReplayRefused(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.postRaw(t, raw); a.status != http.StatusOK {
+		t.Fatalf("first: %d", a.status)
+	}
+	id := r.add(t, "alice", "sid-1") // a new session with the same sid
+	if a := r.postRaw(t, raw); a.status != http.StatusBadRequest || a.body["error_description"] != "logout token replayed" {
+		t.Fatalf("replay: %d %v", a.status, a.body)
+	}
+	if !r.alive(t, id) {
+		t.Fatal("a replayed token ended a session")
+	}
+}
+
+func TestRotatedKeyAccepted(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	id := r.add(t, "alice", "sid-1")
+	if a := r.post(t, oidctest.LogoutTokenOptions{SID: "other"}); a.status != http.StatusOK {
+		t.Fatal("first token") // caches the JWKS
+	}
+	r.p.RotateKeys(false)
+	r.clk.Advance(11 * time.Second)
+	if a := r.post(t, oidctest.LogoutTokenOptions{SID: "sid-1"}); a.status != http.StatusOK {
+		t.Fatalf("token signed by the rotated key: %d %v", a.status, a.body)
+	}
+	if r.alive(t, id) {
+		t.Fatal("session not ended")
+	}
+}
+
+// TestForgedKidsRateLimited: a flood of tokens naming unknown keys costs
+// the provider one JWKS request per interval.
+func TestForgedKidsRateLimited(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	foreign := rsaKey(t)
+	r.p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) { m.Key = foreign; m.Header["kid"] = "forged-" + m.Claims["jti"].(string) })
+	for range 30 {
+		if a := r.post(t, oidctest.LogoutTokenOptions{SID: "s"}); a.status != http.StatusBadRequest {
+			t.Fatalf("forged token: %d", a.status)
+		}
+	}
+	if n := r.p.Count("jwks"); n != 1 {
+		t.Fatalf("JWKS fetched %d times for 30 forged tokens", n)
+	}
+}
+
+func TestRequestChecks(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	raw, _ := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "s"})
+	post := func(contentType, body string) answer {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", r.uri, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return read(t, resp)
+	}
+	form := "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, contentType, body string
+		want                    int
+	}{
+		{"no token", form, "", 400},
+		{"empty token", form, "logout_token=", 400},
+		{"two tokens", form, "logout_token=" + raw + "&logout_token=" + raw, 400},
+		{"JSON body", "application/json", `{"logout_token":"` + raw + `"}`, 400},
+		{"not a JWT", form, "logout_token=hello", 400},
+		{"binary", form, "logout_token=%00%ff%fe.%00.%00", 400},
+		{"too large", form, "logout_token=" + strings.Repeat("A", 70<<10), 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if a := post(tc.contentType, tc.body); a.status != tc.want {
+				t.Fatalf("%d %v, want %d", a.status, a.body, tc.want)
+			}
+		})
+	}
+	t.Run("GET", func(t *testing.T) {
+		resp, err := http.Get(r.uri + "?logout_token=" + url.QueryEscape(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := read(t, resp); a.status != http.StatusMethodNotAllowed || a.header.Get("Allow") != "POST" {
+			t.Fatalf("%d Allow=%q", a.status, a.header.Get("Allow"))
+		}
+	})
+	t.Run("too large, chunked", func(t *testing.T) {
+		body := io.MultiReader(strings.NewReader("logout_token="), strings.NewReader(strings.Repeat("A", 70<<10)))
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", r.uri, body)
+		req.Header.Set("Content-Type", form)
+		req.ContentLength = -1
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := read(t, resp); a.status != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%d", a.status)
+		}
+	})
+}
+
+// failingStore fails its deletes while down, as a Redis that went away.
+type failingStore struct {
+	session.Store
+	down atomic.Bool
+}
+
+func (f *failingStore) DeleteBySID(ctx context.Context, iss, sid string) (int, error) {
+	if f.down.Load() {
+		return 0, errors.New("connection refused")
+	}
+	return f.Store.DeleteBySID(ctx, iss, sid)
+}
+
+// TestStoreFailureLetsTheProviderRetry: 503, nothing claimed, and the same
+// token succeeds once the store is back.
+func TestStoreFailureLetsTheProviderRetry(t *testing.T) {
+	store := &failingStore{Store: session.NewMemoryStore(session.MemoryConfig{})}
+	r := newReceiver(t, store, nil, nil)
+	id := r.add(t, "alice", "sid-1")
+	raw, _ := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"})
+	store.down.Store(true)
+	if a := r.postRaw(t, raw); a.status != http.StatusServiceUnavailable || a.body["error"] != "temporarily_unavailable" {
+		t.Fatalf("with the store down: %d %v", a.status, a.body)
+	}
+	store.down.Store(false)
+	if a := r.postRaw(t, raw); a.status != http.StatusOK {
+		t.Fatalf("retry: %d %v", a.status, a.body)
+	}
+	if r.alive(t, id) {
+		t.Fatal("session not ended by the retry")
+	}
+}
+
+func TestOnLogout(t *testing.T) {
+	var got *rp.LogoutToken
+	fail := false
+	r := newReceiver(t, nil, func(c *backchannel.Config) {
+		c.Sessions = nil
+		c.OnLogout = func(_ context.Context, lt *rp.LogoutToken) error {
+			if fail {
+				return errors.New("table locked")
+			}
+			got = lt
+			return nil
+		}
+	}, nil)
+	if a := r.post(t, oidctest.LogoutTokenOptions{Subject: "alice", SID: "sid-9"}); a.status != http.StatusOK {
+		t.Fatalf("%d", a.status)
+	}
+	if got == nil || got.Subject != "alice" || got.SID != "sid-9" || got.Issuer != r.p.Issuer() || got.JTI == "" {
+		t.Fatalf("OnLogout got %+v", got)
+	}
+	fail = true
+	if a := r.post(t, oidctest.LogoutTokenOptions{SID: "sid-10"}); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("OnLogout failing: %d", a.status)
+	}
+}
+
+// TestCompatibilitySwitch: a token without exp (oidc-provider 6.x) is
+// refused by default and accepted with the switch, within its iat bound.
+func TestCompatibilitySwitch(t *testing.T) {
+	noExp := func(m *oidctest.Mint) { delete(m.Claims, "exp"); m.Header["typ"] = "JWT" }
+	strict := newReceiver(t, nil, nil, nil)
+	strict.p.SetTokenHook(oidctest.LogoutToken, noExp)
+	if a := strict.post(t, oidctest.LogoutTokenOptions{SID: "s"}); a.status != 400 {
+		t.Fatalf("default: %d", a.status)
+	}
+	compat := newReceiver(t, nil, nil, func(c *rp.Config) { c.AllowLogoutTokenWithoutExp = true })
+	compat.p.SetTokenHook(oidctest.LogoutToken, noExp)
+	id := compat.add(t, "alice", "s")
+	if a := compat.post(t, oidctest.LogoutTokenOptions{SID: "s"}); a.status != 200 || compat.alive(t, id) {
+		t.Fatalf("with the switch: %d", a.status)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := backchannel.New(backchannel.Config{}); err == nil {
+		t.Fatal("no verifier accepted")
+	}
+	r := newReceiver(t, nil, nil, nil)
+	if _, err := backchannel.New(backchannel.Config{Verifier: r.c}); err == nil {
+		t.Fatal("neither Sessions nor OnLogout accepted")
+	}
+}
+
+func TestRegistration(t *testing.T) {
+	b, _ := json.Marshal(backchannel.Registration("https://app.example/backchannel-logout"))
+	if string(b) != `{"backchannel_logout_uri":"https://app.example/backchannel-logout","backchannel_logout_session_required":true}` {
+		t.Fatalf("%s", b)
+	}
+}
