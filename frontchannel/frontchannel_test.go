@@ -1,0 +1,217 @@
+package frontchannel_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/frontchannel"
+	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/session"
+)
+
+type env struct {
+	p     *oidctest.Provider
+	store session.Store
+	srv   *httptest.Server
+}
+
+func setup(t *testing.T, cfg func(*frontchannel.Config)) *env {
+	t.Helper()
+	p := oidctest.Start(t, oidctest.Config{})
+	store := session.NewMemoryStore(session.MemoryConfig{})
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	c := frontchannel.Config{Issuer: p.Issuer(), Sessions: store}
+	if cfg != nil {
+		cfg(&c)
+	}
+	fc, err := frontchannel.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = fc
+	if err := p.AddClient(oidctest.Client{ID: oidctest.DefaultClientID, Secret: oidctest.DefaultClientSecret,
+		FrontchannelLogoutURI: srv.URL + "/frontchannel-logout"}); err != nil {
+		t.Fatal(err)
+	}
+	return &env{p: p, store: store, srv: srv}
+}
+
+func (e *env) add(t *testing.T, sid string) string {
+	t.Helper()
+	s := &session.Session{Issuer: e.p.Issuer(), Subject: "alice", SID: sid, Expiry: time.Now().Add(time.Hour)}
+	if err := e.store.Create(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s.ID
+}
+
+func (e *env) alive(t *testing.T, id string) bool {
+	_, err := e.store.Get(t.Context(), id)
+	return err == nil
+}
+
+// get requests u with no cookie at all, as a browser blocking third-party
+// cookies in the provider's iframe would.
+func get(t *testing.T, u string) *http.Response {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func checkHeaders(t *testing.T, resp *http.Response, issuer string) {
+	t.Helper()
+	h := resp.Header
+	if h.Get("Cache-Control") != "no-cache, no-store" || h.Get("Pragma") != "no-cache" {
+		t.Errorf("cache headers: %q %q", h.Get("Cache-Control"), h.Get("Pragma"))
+	}
+	if h.Get("X-Frame-Options") != "" {
+		t.Errorf("X-Frame-Options %q forbids the provider's iframe", h.Get("X-Frame-Options"))
+	}
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors "+issuer) {
+		t.Errorf("CSP %q does not let the provider frame the page", csp)
+	}
+}
+
+func TestEndsSessionBySIDWithoutCookies(t *testing.T) {
+	e := setup(t, nil)
+	id, other := e.add(t, "sid-1"), e.add(t, "sid-2")
+	u, err := e.p.FrontchannelLogoutURL(oidctest.DefaultClientID, "sid-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := get(t, u)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	checkHeaders(t, resp, e.p.Issuer())
+	if e.alive(t, id) || !e.alive(t, other) {
+		t.Fatalf("alive after logout of sid-1: sid-1 %v, sid-2 %v", e.alive(t, id), e.alive(t, other))
+	}
+	// Again, or an unknown sid: still 200.
+	if resp := get(t, u); resp.StatusCode != 200 {
+		t.Fatalf("second request: %d", resp.StatusCode)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   func(*frontchannel.Config)
+		query func(iss string) url.Values
+		want  int
+	}{
+		{"wrong iss", nil, func(string) url.Values { return url.Values{"iss": {"https://evil.example"}, "sid": {"sid-1"}} }, 400},
+		{"iss with trailing slash", nil, func(iss string) url.Values { return url.Values{"iss": {iss + "/"}, "sid": {"sid-1"}} }, 400},
+		{"missing sid", nil, func(iss string) url.Values { return url.Values{"iss": {iss}} }, 400},
+		{"missing iss", nil, func(string) url.Values { return url.Values{"sid": {"sid-1"}} }, 400},
+		{"repeated sid", nil, func(iss string) url.Values { return url.Values{"iss": {iss}, "sid": {"sid-1", "sid-2"}} }, 400},
+		{"wrong iss with the missing-iss quirk on", func(c *frontchannel.Config) { c.AllowMissingIssuer = true },
+			func(string) url.Values { return url.Values{"iss": {"https://evil.example"}, "sid": {"sid-1"}} }, 400},
+		{"missing sid, sid optional, no cookie", func(c *frontchannel.Config) { c.SIDOptional = true },
+			func(iss string) url.Values { return url.Values{"iss": {iss}} }, 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, tc.cfg)
+			id := e.add(t, "sid-1")
+			resp := get(t, e.srv.URL+"/frontchannel-logout?"+tc.query(e.p.Issuer()).Encode())
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			checkHeaders(t, resp, e.p.Issuer())
+			if !e.alive(t, id) {
+				t.Fatal("a refused request ended the session")
+			}
+		})
+	}
+}
+
+// TestEntraWithoutIss: with the quirk on, a request without iss is taken
+// as the configured issuer's.
+func TestEntraWithoutIss(t *testing.T) {
+	e := setup(t, func(c *frontchannel.Config) { c.AllowMissingIssuer = true })
+	id := e.add(t, "sid-1")
+	if resp := get(t, e.srv.URL+"/frontchannel-logout?sid=sid-1"); resp.StatusCode != 200 || e.alive(t, id) {
+		t.Fatalf("status %d, alive %v", resp.StatusCode, e.alive(t, id))
+	}
+}
+
+// TestCookieFallback: without sid (and SIDOptional), the session of the
+// cookie the browser sent is ended.
+func TestCookieFallback(t *testing.T) {
+	e := setup(t, func(c *frontchannel.Config) {
+		c.SIDOptional = true
+		c.SessionID = func(r *http.Request) (string, bool) {
+			ck, err := r.Cookie("session")
+			if err != nil {
+				return "", false
+			}
+			return ck.Value, true
+		}
+	})
+	id := e.add(t, "sid-1")
+	req, _ := http.NewRequest("GET", e.srv.URL+"/frontchannel-logout", nil)
+	req.AddCookie(&http.Cookie{Name: "session", Value: id})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || e.alive(t, id) {
+		t.Fatalf("status %d, alive %v", resp.StatusCode, e.alive(t, id))
+	}
+}
+
+type downStore struct{ session.Store }
+
+func (downStore) DeleteBySID(context.Context, string, string) (int, error) {
+	return 0, errors.New("connection refused")
+}
+
+func TestStoreDown(t *testing.T) {
+	p := oidctest.Start(t, oidctest.Config{})
+	h, err := frontchannel.New(frontchannel.Config{Issuer: p.Issuer(), Sessions: downStore{session.NewMemoryStore(session.MemoryConfig{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/frontchannel-logout?"+url.Values{"iss": {p.Issuer()}, "sid": {"s"}}.Encode(), nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+func TestMethodsAndConfig(t *testing.T) {
+	e := setup(t, nil)
+	resp, err := http.Post(e.srv.URL+"/frontchannel-logout", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	if _, err := frontchannel.New(frontchannel.Config{Issuer: e.p.Issuer()}); err == nil {
+		t.Fatal("no Sessions accepted")
+	}
+	if _, err := frontchannel.New(frontchannel.Config{Issuer: e.p.Issuer(), Sessions: e.store, FrameAncestors: []string{"https://x; script-src *"}}); err == nil {
+		t.Fatal("a CSP injection accepted as frame ancestor")
+	}
+	b, _ := json.Marshal(frontchannel.Registration("https://app.example/frontchannel-logout"))
+	if string(b) != `{"frontchannel_logout_uri":"https://app.example/frontchannel-logout","frontchannel_logout_session_required":true}` {
+		t.Fatalf("%s", b)
+	}
+}
