@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rpkit/rpkit/backchannel"
+	"github.com/rpkit/rpkit/frontchannel"
 	"github.com/rpkit/rpkit/middleware"
 	"github.com/rpkit/rpkit/oidctest"
 	"github.com/rpkit/rpkit/rp"
@@ -29,6 +32,7 @@ type app struct {
 	client  *rp.Client
 	mw      *middleware.Middleware
 	store   session.Store
+	replay  backchannel.ReplayCache
 	closers []func()
 }
 
@@ -67,9 +71,11 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 			a.close()
 			return nil, fmt.Errorf("connecting to Redis at %s: %w", opts.Addr, err)
 		}
-		a.store = redisstore.New(rdb, redisstore.Config{})
+		rs := redisstore.New(rdb, redisstore.Config{})
+		a.store, a.replay = rs, rs // logout-token replays refused across instances
 	default:
 		a.store = session.NewMemoryStore(session.MemoryConfig{})
+		a.replay = backchannel.NewMemoryReplayCache(nil)
 	}
 
 	secrets := cfg.CookieSecrets
@@ -135,7 +141,7 @@ func (a *app) close() {
 }
 
 // handler returns the app's routes (the contract in the README).
-func (a *app) handler() http.Handler {
+func (a *app) handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	routes := a.mw.Routes()
 	p := a.mw.Paths()
@@ -149,7 +155,63 @@ func (a *app) handler() http.Handler {
 	mux.Handle("GET /{$}", a.mw.PostLogoutLanding(a.mw.OptionalAuth(http.HandlerFunc(a.home))))
 	mux.Handle("GET /me", a.mw.RequireAuth(http.HandlerFunc(a.me)))
 	mux.Handle("GET /profile", a.mw.RequireAuth(http.HandlerFunc(a.profile)))
-	return securityHeaders(mux)
+
+	bc, err := backchannel.New(backchannel.Config{Verifier: a.client, Sessions: a.store, Replay: a.replay, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/backchannel-logout", bc)
+	fcfg := frontchannel.Config{Issuer: a.cfg.Issuer, Sessions: a.store, SessionID: a.mw.SessionID, Logger: a.log}
+	if a.dev != nil {
+		// The demo page that stands in for the provider's logout page is
+		// the app's own: let it frame the receiver too.
+		fcfg.FrameAncestors = []string{origin(a.cfg.Issuer), origin(a.cfg.AppURL.String())}
+		mux.Handle("POST /dev/backchannel-logout", a.mw.RequireAuth(http.HandlerFunc(a.devBackchannel)))
+		mux.Handle("GET /dev/frontchannel-logout", a.mw.RequireAuth(http.HandlerFunc(a.devFrontchannel)))
+	}
+	fc, err := frontchannel.New(fcfg)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/frontchannel-logout", fc)
+	return securityHeaders(mux), nil
+}
+
+// devBackchannel makes the development provider end the current provider
+// session and send the app a back-channel logout, as a real provider does
+// when the user logs out elsewhere.
+func (a *app) devBackchannel(w http.ResponseWriter, r *http.Request) {
+	s, _ := middleware.SessionFromContext(r.Context())
+	res, err := a.dev.BackchannelLogout(r.Context(), s.SID)
+	if err != nil || len(res) == 0 || res[0].Status != http.StatusOK {
+		a.log.Error("development back-channel logout", "error", err, "results", len(res))
+		http.Error(w, "The development provider could not deliver the logout.", http.StatusBadGateway)
+		return
+	}
+	http.Redirect(w, r, "/?ended=backchannel", http.StatusSeeOther)
+}
+
+// devFrontchannel shows what a provider's logout page does for front-channel
+// logout: it loads the app's receiver in an iframe.
+func (a *app) devFrontchannel(w http.ResponseWriter, r *http.Request) {
+	s, _ := middleware.SessionFromContext(r.Context())
+	u, err := a.dev.FrontchannelLogoutURL(a.cfg.ClientID, s.SID)
+	if err != nil {
+		http.Error(w, "The development provider has no front-channel URL for this app.", http.StatusBadGateway)
+		return
+	}
+	a.dev.EndSession(s.SID)
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; frame-ancestors 'none'")
+	a.renderWith(w, r, "frontchannel", u)
+}
+
+// origin returns the scheme://host of a URL.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // me is GET /me: the session's subject, sid and ID token claims as JSON.

@@ -50,8 +50,13 @@ func run(log *slog.Logger, getenv func(string) string) error {
 		return err
 	}
 	defer a.close()
+	handler, err := a.handler()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           a.handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -36,7 +36,11 @@ func startApp(t *testing.T, env map[string]string) (*app, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: a.handler()}
+	h, err := a.handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close(); a.close() })
 	return a, base

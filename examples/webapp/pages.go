@@ -30,6 +30,7 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 
 {{define "home"}}{{template "top" .}}
 {{if .LoggedOut}}<p class="note" id="logged-out">You have been logged out.</p>{{end}}
+{{if eq .Ended "backchannel"}}<p class="note" id="ended">The provider ended your session: its back-channel logout reached the app.</p>{{end}}
 {{if .Session}}<p>You are logged in as <b>{{.Name}}</b>.</p><p><a class="button" href="/profile">Your profile</a></p>
 {{else}}<p>This page is public. Log in to see your profile.</p><p><a class="button" id="login" href="/login?return_to=%2Fprofile">Log in</a></p>{{end}}
 {{template "bottom" .}}{{end}}
@@ -47,6 +48,16 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 <h3>ID token claims</h3>
 <table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
 <p><a href="/me">/me as JSON</a></p>
+{{if .Dev}}<div class="dev"><p>Make the development provider end this session, as if you had logged out at the provider:</p>
+<form method="post" action="/dev/backchannel-logout"><button id="dev-backchannel">Back-channel logout</button></form>
+<a class="button" id="dev-frontchannel" href="/dev/frontchannel-logout">Front-channel logout</a></div>{{end}}
+{{template "bottom" .}}{{end}}
+
+{{define "frontchannel"}}{{template "top" .}}
+<h2>Front-channel logout</h2>
+<p>A provider's logout page loads each application's front-channel logout URL in a hidden iframe. Here it is, visible:</p>
+<iframe id="frontchannel" src="{{.Frame}}" title="front-channel logout" style="width:100%;height:4rem;border:1px dashed #999"></iframe>
+<p>The app found the session by its <code>sid</code>, without cookies. <a class="button" id="check" href="/profile">Check the profile</a></p>
 {{template "bottom" .}}{{end}}`))
 
 // pageData is what the templates show.
@@ -54,6 +65,8 @@ type pageData struct {
 	Session      *session.Session
 	Name         string
 	LoggedOut    bool
+	Ended        string // "backchannel": the provider ended the session
+	Frame        string // the front-channel iframe's URL
 	Dev          string // the development provider's issuer, if running
 	Created      string
 	Expiry       string
@@ -64,7 +77,7 @@ type pageData struct {
 type claim struct{ Name, Value string }
 
 func (a *app) data(r *http.Request) pageData {
-	d := pageData{LoggedOut: middleware.LoggedOut(r.Context())}
+	d := pageData{LoggedOut: middleware.LoggedOut(r.Context()), Ended: r.URL.Query().Get("ended")}
 	if a.dev != nil {
 		d.Dev = a.dev.Issuer()
 	}
@@ -98,9 +111,16 @@ func (a *app) data(r *http.Request) pageData {
 }
 
 func (a *app) render(w http.ResponseWriter, r *http.Request, page string) {
+	a.renderWith(w, r, page, "")
+}
+
+// renderWith renders page, with frame as the front-channel iframe's URL.
+func (a *app) renderWith(w http.ResponseWriter, r *http.Request, page, frame string) {
+	d := a.data(r)
+	d.Frame = frame
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := pages.ExecuteTemplate(w, page, a.data(r)); err != nil {
+	if err := pages.ExecuteTemplate(w, page, d); err != nil {
 		a.log.Error("rendering "+page, "error", err)
 	}
 }
