@@ -150,7 +150,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusServiceUnavailable, err)
 		return
 	}
-	h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: back-channel logout", slog.Any("token", t), slog.Int("sessions_ended", n))
+	attrs := []slog.Attr{slog.Any("token", t)}
+	if h.cfg.Sessions != nil {
+		attrs = append(attrs, slog.Int("sessions_ended", n))
+	}
+	h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: back-channel logout", attrs...)
 	w.WriteHeader(http.StatusOK)
 }
 

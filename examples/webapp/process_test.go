@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rpkit/rpkit/internal/redistest"
+	"github.com/rpkit/rpkit/oidctest"
+)
+
+// buildDir holds the webapp binary built for this test run; TestMain
+// removes it.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// buildOnce builds the webapp binary once per test run.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	var err error
+	if buildDir, err = os.MkdirTemp("", "rpkit-webapp-"); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(buildDir, "webapp")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startProcess runs the webapp binary with env on a free loopback port and
+// returns its base URL once /healthz answers.
+func startProcess(t *testing.T, env map[string]string) string {
+	t.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "APP_URL="+base)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("webapp at %s said:\n%s", base, out.String())
+		}
+	})
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base
+			}
+		}
+	}
+	t.Fatalf("webapp at %s never became healthy:\n%s", base, out.String())
+	return ""
+}
+
+// TestTwoProcessesOnRedis: two webapp processes with SESSION_STORE=redis
+// and the same COOKIE_SECRETS on different ports. Log in through A, use the
+// session through B, deliver a back-channel logout to B: A no longer serves
+// the session, and the same logout token replayed to A is refused.
+func TestTwoProcessesOnRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs two webapp processes")
+	}
+	addr := redistest.Start(t)
+	op := oidctest.Start(t, oidctest.Config{})
+	env := map[string]string{
+		"OIDC_ISSUER":        op.Issuer(),
+		"OIDC_CLIENT_ID":     oidctest.DefaultClientID,
+		"OIDC_CLIENT_SECRET": oidctest.DefaultClientSecret,
+		"SESSION_STORE":      "redis",
+		"REDIS_URL":          "redis://" + addr + "/0",
+		"COOKIE_SECRETS":     strings.Repeat("k", 40),
+	}
+	a, b := startProcess(t, env), startProcess(t, env)
+	br := newBrowser(t)
+
+	if r := get(t, br.follow, "GET", a+"/login", nil); r.status != 200 || r.url.Path != "/me" {
+		t.Fatalf("login through A: %d at %s", r.status, r.url)
+	}
+	if r := get(t, br.single, "GET", b+"/me", asJSON); r.status != 200 || !strings.Contains(r.body, `"sub":"alice"`) {
+		t.Fatalf("/me through B: %d %s", r.status, r.body)
+	}
+	sessions := op.Sessions()
+	if len(sessions) != 1 {
+		t.Fatalf("provider sessions: %+v", sessions)
+	}
+	token, err := op.LogoutToken(oidctest.LogoutTokenOptions{Subject: "alice", SID: sessions[0].SID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := op.PostLogoutToken(t.Context(), b+"/backchannel-logout", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("back-channel logout to B: %d", resp.StatusCode)
+	}
+	if r := get(t, br.single, "GET", a+"/me", asJSON); r.status != 401 {
+		t.Fatalf("/me through A after the logout reached B: %d", r.status)
+	}
+	resp, err = op.PostLogoutToken(t.Context(), a+"/backchannel-logout", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("logout token replayed to A: %d, want 400", resp.StatusCode)
+	}
+}
