@@ -96,8 +96,8 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request) (s *session.S
 		m.fail(w, r, statusFor(err), err)
 		return nil, false
 	case s == nil:
-		if _, had := m.sessionID(r); had {
-			m.clearCookie(w, m.cookieName)
+		if _, err := r.Cookie(m.cookieName); err == nil {
+			m.clearCookie(w, m.cookieName) // stale, tampered or logged out
 		}
 	}
 	return s, true

@@ -35,7 +35,7 @@ type options struct {
 	store session.Store
 }
 
-func newApp(t *testing.T, o options) *app {
+func newApp(t testing.TB, o options) *app {
 	t.Helper()
 	clk := fakeclock.New(time.Now().Truncate(time.Second))
 	pcfg := oidctest.Config{Now: clk.Now, AccessTokenTTL: 5 * time.Minute}
@@ -112,7 +112,7 @@ type browser struct {
 	single *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -137,7 +137,7 @@ type result struct {
 
 func (r result) location() string { return r.header.Get("Location") }
 
-func do(t *testing.T, c *http.Client, method, u string, header http.Header) result {
+func do(t testing.TB, c *http.Client, method, u string, header http.Header) result {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, u, nil)
 	if err != nil {
@@ -158,7 +158,7 @@ func do(t *testing.T, c *http.Client, method, u string, header http.Header) resu
 var jsonAccept = http.Header{"Accept": {"application/json"}}
 
 // login runs the whole flow from /login and returns the final response.
-func (a *app) login(t *testing.T, b *browser, returnTo string) result {
+func (a *app) login(t testing.TB, b *browser, returnTo string) result {
 	t.Helper()
 	u := a.srv.URL + "/login"
 	if returnTo != "" {

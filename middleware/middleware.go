@@ -20,8 +20,11 @@ import (
 type Paths struct {
 	// Login starts a login (GET, ?return_to=/path). Zero: "/login".
 	Login string
-	// Callback receives the authorization response (GET, or POST for
-	// response_mode=form_post). Zero: the path of the client's RedirectURL.
+	// Callback receives the authorization response. Zero: the path of the
+	// client's RedirectURL. It also accepts POST, but response_mode=form_post
+	// does not work with the default cookies: the provider's cross-site POST
+	// does not carry the SameSite=Lax login-state cookie. Keep the default
+	// query response mode.
 	Callback string
 	// Logout ends the session (POST; GET too with AllowGETLogout).
 	// Zero: "/logout".
