@@ -89,11 +89,19 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
+	var loginOpts []rp.LoginOption
+	if slices.Contains(cfg.Scopes, "offline_access") {
+		// OpenID Connect Core 11: a request for offline access uses
+		// prompt=consent (oidc-provider, for one, issues no refresh token
+		// without it).
+		loginOpts = append(loginOpts, rp.WithPrompt("consent"))
+	}
 	a.mw, err = middleware.New(middleware.Config{
 		Client:          client,
 		Store:           a.store,
 		Cookies:         cookies,
 		DefaultReturnTo: "/me",
+		LoginOptions:    loginOpts,
 		Logger:          log,
 	})
 	if err != nil {

@@ -100,7 +100,7 @@ func TestContract(t *testing.T) {
 		t.Fatalf("/login: %d %s", r.status, loc)
 	}
 	for k, want := range map[string]string{"response_type": "code", "client_id": a.cfg.ClientID, "redirect_uri": base + "/callback",
-		"scope": "openid profile email offline_access", "code_challenge_method": "S256"} {
+		"scope": "openid profile email offline_access", "code_challenge_method": "S256", "prompt": "consent"} {
 		if q.Get(k) != want {
 			t.Errorf("authorization request %s = %q, want %q", k, q.Get(k), want)
 		}
