@@ -3,8 +3,10 @@ package middleware_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -216,3 +218,42 @@ func TestLoginCookiesBounded(t *testing.T) {
 		t.Fatalf("newest attempt: %d", r.status)
 	}
 }
+
+// TestLogoutRevocationFailure: a failed revocation is logged, not shown;
+// the user is logged out all the same.
+func TestLogoutRevocationFailure(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	a := newApp(t, options{mw: func(c *middleware.Config) { c.Logger = logger }})
+	b := newBrowser(t)
+	a.login(t, b, "")
+	a.p.SetResponseHook("revocation", func(r *oidctest.Response) { r.Status, r.Raw = 503, []byte("down") })
+	r := do(t, b.single, "POST", a.srv.URL+"/logout", nil)
+	if r.status != http.StatusFound || !strings.Contains(r.location(), "/end_session?") {
+		t.Fatalf("logout with revocation down: %d %s", r.status, r.location())
+	}
+	if status, _ := a.me(t, b); status != http.StatusUnauthorized {
+		t.Fatalf("/me after logout: %d", status)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "revoking the refresh token after logout") {
+		t.Fatalf("revocation failure not logged: %s", logs.String())
+	}
+	revs := a.p.Revocations()
+	if len(revs) != 1 || revs[0].Token == "" {
+		t.Fatalf("revocations seen by the provider: %+v", revs)
+	}
+	if strings.Contains(logs.String(), revs[0].Token) {
+		t.Fatal("the log holds the refresh token")
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -3,7 +3,6 @@ package middleware_test
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/rpkit/rpkit/internal/fakeclock"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpkit/rpkit/internal/fakeclock"
 	"github.com/rpkit/rpkit/middleware"
 	"github.com/rpkit/rpkit/oidctest"
 	"github.com/rpkit/rpkit/rp"

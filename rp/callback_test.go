@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/rpkit/rpkit/oidctest"
 	"github.com/rpkit/rpkit/rp"
 )
@@ -235,4 +237,30 @@ func TestCallbackProviderDown(t *testing.T) {
 	e.p.Close()
 	_, err := e.c.Callback(t.Context(), st, p)
 	wantErr(t, err, rp.ErrProviderUnavailable)
+}
+
+// TestProviderErrorKeepsRetrieveError: a token endpoint error is a
+// *ProviderError whose message has no response body, and x/oauth2's
+// *RetrieveError stays reachable.
+func TestProviderErrorKeepsRetrieveError(t *testing.T) {
+	e := setup(t, nil, nil)
+	e.p.SetResponseHook("token", func(r *oidctest.Response) {
+		r.Status = 400
+		r.Body = map[string]any{"error": "invalid_grant", "error_description": "code expired", "secret_debug": "do-not-print"}
+	})
+	_, err := e.login(t)
+	pe := providerErr(t, err)
+	if pe.Code != "invalid_grant" || pe.Description != "code expired" || pe.StatusCode != 400 {
+		t.Fatalf("provider error = %+v", pe)
+	}
+	if strings.Contains(err.Error(), "do-not-print") {
+		t.Fatalf("error message includes the response body: %v", err)
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+		t.Fatalf("no *oauth2.RetrieveError in %v", err)
+	}
+	if errors.Is(err, rp.ErrProviderUnavailable) {
+		t.Fatal("a 400 must not read as provider unavailable")
+	}
 }

@@ -105,3 +105,19 @@ func TestNoRevocationOrIntrospection(t *testing.T) {
 	_, err := e.c.Introspect(t.Context(), tok.AccessToken, "")
 	wantErr(t, err, rp.ErrNoIntrospection)
 }
+
+// TestUserInfoBearerError: an RFC 6750 error in WWW-Authenticate (no JSON
+// body) keeps its fields.
+func TestUserInfoBearerError(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	e.p.SetResponseHook("userinfo", func(r *oidctest.Response) {
+		r.Status = 401
+		r.Raw = []byte{}
+		r.Header.Set("WWW-Authenticate", `Bearer realm="op", error="invalid_token", error_description="token expired"`)
+	})
+	err := e.c.UserInfo(t.Context(), tok, nil)
+	if pe := providerErr(t, err); pe.Code != "invalid_token" || pe.Description != "token expired" || pe.StatusCode != 401 {
+		t.Fatalf("provider error = %+v", pe)
+	}
+}

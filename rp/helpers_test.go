@@ -2,12 +2,12 @@ package rp_test
 
 import (
 	"errors"
-	"github.com/rpkit/rpkit/internal/fakeclock"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/rpkit/rpkit/internal/fakeclock"
 	"github.com/rpkit/rpkit/oidctest"
 	"github.com/rpkit/rpkit/rp"
 )

@@ -120,6 +120,22 @@ func unix(m *oidctest.Mint, d time.Duration) int64 {
 	return iat + int64(d/time.Second)
 }
 
+// TestAtHashAlgorithms: at_hash is checked with the hash of the token's
+// algorithm (SHA-512 for RS512, SHA-384 for PS384).
+func TestAtHashAlgorithms(t *testing.T) {
+	for _, alg := range []string{"RS512", "PS384"} {
+		t.Run(alg, func(t *testing.T) {
+			op := func(c *oidctest.Config) { c.SigningAlg = alg; c.SigningAlgs = []string{alg} }
+			cfg := func(c *rp.Config) { c.SigningAlgs = []string{alg} }
+			e := setup(t, op, cfg)
+			e.mustLogin(t)
+			e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })
+			_, err := e.login(t)
+			wantErr(t, err, rp.ErrAtHash)
+		})
+	}
+}
+
 func TestSigningAlgConfig(t *testing.T) {
 	p := oidctest.Start(t, oidctest.Config{})
 	clk := newClock()

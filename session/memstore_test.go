@@ -1,14 +1,17 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"github.com/rpkit/rpkit/internal/fakeclock"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/rpkit/rpkit/internal/fakeclock"
 	"github.com/rpkit/rpkit/session"
 	"github.com/rpkit/rpkit/session/storetest"
 )
@@ -231,5 +234,24 @@ func TestMemoryStoreEmptyIndexValues(t *testing.T) {
 	}
 	if d := st.Dump(); len(d.SIDs) != 0 {
 		t.Errorf("a session without sid is in the sid index: %v", d.SIDs)
+	}
+}
+
+// TestSessionRedacts: printing or logging a session shows neither its ID
+// nor its tokens.
+func TestSessionRedacts(t *testing.T) {
+	s := session.Session{ID: "the-session-id", Issuer: "https://op.example", Subject: "alice", SID: "sid-1",
+		IDToken: "the-id-token", AccessToken: "the-access-token", RefreshToken: "the-refresh-token"}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "session", s, "ptr", &s)
+	fmt.Fprintf(&buf, "%v %+v %#v %s %v", s, s, s, &s, []*session.Session{&s})
+	out := buf.String()
+	for _, secret := range []string{"the-session-id", "the-id-token", "the-access-token", "the-refresh-token"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("output leaks %s: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "alice") {
+		t.Fatalf("output = %s", out)
 	}
 }
