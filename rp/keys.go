@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -51,6 +52,12 @@ func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: JWKS answered HTTP %d", ErrProviderUnavailable, resp.StatusCode)
 	}
+	// go-oidc reads the whole body: bound it (a longer key set fails to
+	// parse rather than exhaust memory).
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(resp.Body, maxResponseBytes), resp.Body}
 	return resp, nil
 }
 

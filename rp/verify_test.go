@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -213,4 +214,18 @@ func TestEllipticForeignKey(t *testing.T) {
 	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Header["alg"] = "ES256"; m.Key = k })
 	_, err = e.login(t)
 	wantErr(t, err, rp.ErrSignature)
+}
+
+// TestJWKSTooLarge: a key set past the response limit is refused, not read
+// whole — the same keys with less padding verify.
+func TestJWKSTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		padding int
+		want    error
+	}{{1 << 10, nil}, {2 << 20, rp.ErrSignature}} {
+		e := setup(t, nil, nil)
+		e.p.SetResponseHook("jwks", func(r *oidctest.Response) { r.Body["padding"] = strings.Repeat("a", tc.padding) })
+		_, err := e.login(t)
+		wantErr(t, err, tc.want)
+	}
 }
