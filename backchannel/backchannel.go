@@ -57,9 +57,6 @@ type Config struct {
 	Replay ReplayCache
 	// MaxBodyBytes caps the request body. Zero: 64 KiB.
 	MaxBodyBytes int64
-	// ClockSkew is added to a token's expiry for as long as its ID is
-	// remembered. Zero: one minute (rp's default leeway).
-	ClockSkew time.Duration
 	// Logger receives refused and failed requests. Zero: discard.
 	Logger *slog.Logger
 }
@@ -96,9 +93,6 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBody
 	}
-	if cfg.ClockSkew <= 0 {
-		cfg.ClockSkew = time.Minute
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -129,7 +123,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := "logout-jti:" + t.Issuer + "|" + t.JTI
-	fresh, err := h.cfg.Replay.Claim(ctx, key, t.Expiry.Add(h.cfg.ClockSkew))
+	// Held for as long as the verifier would accept the token.
+	fresh, err := h.cfg.Replay.Claim(ctx, key, t.AcceptUntil)
 	switch {
 	case err != nil:
 		h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("backchannel: replay cache: %w", err))

@@ -386,3 +386,24 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 }
+
+// TestReplayWithinALargeLeeway: the jti is held for as long as the verifier
+// accepts the token, whatever rp's clock skew.
+func TestReplayWithinALargeLeeway(t *testing.T) {
+	r := newReceiver(t, nil, nil, func(c *rp.Config) { c.ClockSkew = 5 * time.Minute })
+	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"}) // exp = iat + 2m
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.postRaw(t, raw); a.status != http.StatusOK {
+		t.Fatalf("first: %d", a.status)
+	}
+	r.clk.Advance(4 * time.Minute) // past exp, within the leeway
+	id := r.add(t, "alice", "sid-1")
+	if a := r.postRaw(t, raw); a.status != http.StatusBadRequest || a.body["error_description"] != "logout token replayed" {
+		t.Fatalf("replay within the leeway: %d %v", a.status, a.body)
+	}
+	if !r.alive(t, id) {
+		t.Fatal("a replayed token ended a session")
+	}
+}

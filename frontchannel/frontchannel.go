@@ -38,7 +38,10 @@ type Config struct {
 	// SIDOptional accepts requests without sid (and without iss), for
 	// providers registered with frontchannel_logout_session_required false;
 	// the session is then found through SessionID, from the browser's
-	// cookie, when the browser sends it. Zero: sid is required.
+	// cookie, when the browser sends it — and only in an iframe
+	// (Sec-Fetch-Dest: iframe), so that a link on another site cannot log
+	// users out through a top-level navigation, which carries SameSite=Lax
+	// cookies. Zero: sid is required.
 	SIDOptional bool
 	// AllowMissingIssuer takes a request without iss as coming from Issuer
 	// (Microsoft Entra ID sends sid alone). A present but different iss is
@@ -131,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, r, http.StatusBadRequest, fmt.Errorf("%w: no sid", ErrRequest))
 		return
 	}
-	if h.cfg.SessionID != nil {
+	if h.cfg.SessionID != nil && r.Header.Get("Sec-Fetch-Dest") == "iframe" {
 		if id, ok := h.cfg.SessionID(r); ok {
 			if err := h.cfg.Sessions.Delete(ctx, id); err != nil {
 				h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending the session: %w", err))

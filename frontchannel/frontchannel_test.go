@@ -163,15 +163,23 @@ func TestCookieFallback(t *testing.T) {
 		}
 	})
 	id := e.add(t, "sid-1")
-	req, _ := http.NewRequest("GET", e.srv.URL+"/frontchannel-logout", nil)
-	req.AddCookie(&http.Cookie{Name: "session", Value: id})
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	request := func(dest string) int {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/frontchannel-logout", nil)
+		req.AddCookie(&http.Cookie{Name: "session", Value: id})
+		req.Header.Set("Sec-Fetch-Dest", dest)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 || e.alive(t, id) {
-		t.Fatalf("status %d, alive %v", resp.StatusCode, e.alive(t, id))
+	// A top-level navigation (a link on any site) ends nothing.
+	if status := request("document"); status != 200 || !e.alive(t, id) {
+		t.Fatalf("top-level navigation: status %d, alive %v", status, e.alive(t, id))
+	}
+	if status := request("iframe"); status != 200 || e.alive(t, id) {
+		t.Fatalf("iframe: status %d, alive %v", status, e.alive(t, id))
 	}
 }
 
@@ -191,6 +199,27 @@ func TestStoreDown(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/frontchannel-logout?"+url.Values{"iss": {p.Issuer()}, "sid": {"s"}}.Encode(), nil))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+// TestFrameableDespiteOuterMiddleware: an X-Frame-Options set by an outer
+// handler (a common security-headers middleware) is removed, or the
+// provider's iframe would be blocked.
+func TestFrameableDespiteOuterMiddleware(t *testing.T) {
+	p := oidctest.Start(t, oidctest.Config{})
+	fc, err := frontchannel.New(frontchannel.Config{Issuer: p.Issuer(), Sessions: session.NewMemoryStore(session.MemoryConfig{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
+		fc.ServeHTTP(w, r)
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/frontchannel-logout?"+url.Values{"iss": {p.Issuer()}, "sid": {"s"}}.Encode(), nil))
+	if rec.Code != 200 || rec.Header().Get("X-Frame-Options") != "" || rec.Header().Get("Content-Security-Policy") != "default-src 'none'; frame-ancestors "+p.Issuer() {
+		t.Fatalf("%d %v", rec.Code, rec.Header())
 	}
 }
 

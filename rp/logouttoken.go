@@ -23,8 +23,11 @@ type LogoutToken struct {
 	IssuedAt time.Time
 	// Expiry is the token's "exp", or, for a token without one accepted by
 	// Config.AllowLogoutTokenWithoutExp, IssuedAt + Config.LogoutTokenMaxAge.
-	// A replay cache holds the JTI until then.
 	Expiry time.Time
+	// AcceptUntil is when VerifyLogoutToken stops accepting this token:
+	// Expiry plus Config.ClockSkew. A replay cache must hold the JTI until
+	// then, or a replay inside the leeway would pass.
+	AcceptUntil time.Time
 
 	raw json.RawMessage
 }
@@ -48,7 +51,7 @@ func (t *LogoutToken) LogValue() slog.Value {
 // event, no nonce, a jti. Each failure wraps its own sentinel error.
 //
 // It does NOT refuse replays: the caller keeps the JTIs it has seen until
-// Expiry (package backchannel does, with a replay cache). It does no HTTP
+// AcceptUntil (package backchannel does, with a replay cache). It does no HTTP
 // besides fetching the provider's keys.
 func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
 	payload, hdr, err := c.verifyJWS(ctx, raw)
@@ -93,7 +96,7 @@ func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToke
 	}
 	return &LogoutToken{
 		Issuer: cl.Issuer, Subject: cl.Subject, SID: cl.SID, JTI: cl.JTI, Audience: cl.Audience,
-		IssuedAt: cl.IssuedAt.time(), Expiry: expiry, raw: payload,
+		IssuedAt: cl.IssuedAt.time(), Expiry: expiry, AcceptUntil: expiry.Add(skew), raw: payload,
 	}, nil
 }
 

@@ -72,7 +72,8 @@ func TestLogoutTokenChecks(t *testing.T) {
 			}
 			lt, err := e.c.VerifyLogoutToken(t.Context(), raw)
 			wantErr(t, err, tc.want)
-			if tc.want == nil && (lt.Issuer != e.p.Issuer() || lt.JTI == "" || lt.SID != opts.SID || lt.Subject != opts.Subject || !lt.Expiry.After(e.clk.Now())) {
+			if tc.want == nil && (lt.Issuer != e.p.Issuer() || lt.JTI == "" || lt.SID != opts.SID || lt.Subject != opts.Subject || !lt.Expiry.After(e.clk.Now()) ||
+				!lt.AcceptUntil.Equal(lt.Expiry.Add(time.Minute))) {
 				t.Fatalf("logout token = %+v", lt)
 			}
 		})
