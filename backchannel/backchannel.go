@@ -116,7 +116,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, err := h.cfg.Verifier.VerifyLogoutToken(ctx, raw)
 	if err != nil {
 		status := http.StatusBadRequest
-		if errors.Is(err, rp.ErrProviderUnavailable) || ctx.Err() != nil {
+		switch {
+		case errors.Is(err, rp.ErrKeyRefetchLimited):
+			// Maybe a token signed by a key rotated in moments ago: the
+			// provider retries once the keys may be fetched again.
+			w.Header().Set("Retry-After", "10")
+			status = http.StatusServiceUnavailable
+		case errors.Is(err, rp.ErrProviderUnavailable) || ctx.Err() != nil:
 			status = http.StatusServiceUnavailable // the keys could not be fetched: retry later
 		}
 		h.refuse(w, r, status, err)
@@ -218,7 +224,7 @@ func describe(err error) string {
 	for _, s := range []error{
 		rp.ErrMalformedToken, rp.ErrAlgorithm, rp.ErrSignature, rp.ErrIssuer, rp.ErrAudience,
 		rp.ErrExpired, rp.ErrIssuedAt, rp.ErrLogoutTokenType, rp.ErrLogoutEvent, rp.ErrLogoutSubject,
-		rp.ErrLogoutNonce, rp.ErrLogoutJTI, ErrReplay, ErrRequest, rp.ErrProviderUnavailable,
+		rp.ErrLogoutNonce, rp.ErrLogoutJTI, ErrReplay, ErrRequest, rp.ErrKeyRefetchLimited, rp.ErrProviderUnavailable,
 	} {
 		if errors.Is(err, s) {
 			_, msg, _ := strings.Cut(s.Error(), ": ")

@@ -34,7 +34,7 @@ var (
 func statusFor(err error) int {
 	var ne net.Error
 	switch {
-	case errors.Is(err, ErrStore):
+	case errors.Is(err, ErrStore), errors.Is(err, rp.ErrKeyRefetchLimited):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return http.StatusGatewayTimeout

@@ -2,14 +2,13 @@ package middleware
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 
+	"github.com/rpkit/rpkit/internal/randid"
 	"github.com/rpkit/rpkit/rp"
 )
 
@@ -22,7 +21,7 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
 
-	state := randomState()
+	state := randid.New()
 	var providerURL string
 	if id, ok := m.sessionID(r); ok {
 		s, err := m.get(ctx, id)
@@ -109,10 +108,4 @@ func (m *Middleware) PostLogoutLanding(next http.Handler) http.Handler {
 func LoggedOut(ctx context.Context) bool {
 	v, _ := ctx.Value(loggedOutKey).(bool)
 	return v
-}
-
-func randomState() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -62,6 +62,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	if state := q.Get("state"); state != "" {
 		out.Set("state", state)
 	}
+	if p.cfg.AuthorizationResponseIss {
+		out.Set("iss", p.issuer)
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	if q.Get("response_mode") == "form_post" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -180,6 +180,9 @@ func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 	if !p.cfg.NoUserInfo {
 		doc["userinfo_endpoint"] = p.URL("/userinfo")
 	}
+	if p.cfg.AuthorizationResponseIss {
+		doc["authorization_response_iss_parameter_supported"] = true
+	}
 	if !p.cfg.NoEndSession {
 		doc["end_session_endpoint"] = p.URL("/end_session")
 	}

@@ -83,6 +83,10 @@ type Config struct {
 	// SigningAlgs overrides id_token_signing_alg_values_supported in
 	// discovery. Zero: ["RS256", "ES256"].
 	SigningAlgs []string
+	// AuthorizationResponseIss adds "iss" to every authorization response
+	// and advertises authorization_response_iss_parameter_supported (RFC
+	// 9207, the mix-up defence). Zero: neither.
+	AuthorizationResponseIss bool
 	// Addr is the address to listen on; zero means "127.0.0.1:0". The host
 	// must be a loopback IP or "localhost".
 	Addr string

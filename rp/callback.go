@@ -24,7 +24,7 @@ type Tokens struct {
 }
 
 // LogValue logs the non-secret parts only.
-func (t *Tokens) LogValue() slog.Value {
+func (t Tokens) LogValue() slog.Value {
 	attrs := []slog.Attr{slog.Time("expiry", t.Expiry), slog.Bool("refresh_token", t.RefreshToken != "")}
 	if t.Claims != nil {
 		attrs = append(attrs, slog.String("sub", t.Claims.Subject))
@@ -45,8 +45,8 @@ const maxParamBytes = 4 << 10
 // A LoginState must be used once: the caller deletes it whatever the
 // outcome, so a replayed callback fails with ErrStateMismatch.
 func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values) (*Tokens, error) {
-	if st == nil || st.State == "" {
-		return nil, fmt.Errorf("%w: no login in progress", ErrStateMismatch)
+	if st == nil || st.State == "" || st.Nonce == "" || st.Verifier == "" {
+		return nil, fmt.Errorf("%w: no complete login state", ErrStateMismatch)
 	}
 	for k, v := range params {
 		if len(v) != 1 {

@@ -2,8 +2,11 @@ package rp_test
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,4 +266,81 @@ func TestProviderErrorKeepsRetrieveError(t *testing.T) {
 	if errors.Is(err, rp.ErrProviderUnavailable) {
 		t.Fatal("a 400 must not read as provider unavailable")
 	}
+}
+
+// TestAuthorizationResponseIss (RFC 9207): when the provider advertises the
+// iss parameter, a response without it, or with another, is refused.
+func TestAuthorizationResponseIss(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mangle func(url.Values)
+		want   error
+	}{
+		{"present and right", func(url.Values) {}, nil},
+		{"missing", func(p url.Values) { p.Del("iss") }, rp.ErrIssuer},
+		{"another issuer", func(p url.Values) { p.Set("iss", "https://evil.example") }, rp.ErrIssuer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, func(c *oidctest.Config) { c.AuthorizationResponseIss = true }, nil)
+			st, p := e.authorize(t)
+			if p.Get("iss") != e.p.Issuer() {
+				t.Fatalf("the provider sent iss %q", p.Get("iss"))
+			}
+			tc.mangle(p)
+			_, err := e.c.Callback(t.Context(), st, p)
+			wantErr(t, err, tc.want)
+		})
+	}
+}
+
+// TestIncompleteLoginState: a login state missing its nonce or verifier
+// is no login state.
+func TestIncompleteLoginState(t *testing.T) {
+	e := setup(t, nil, nil)
+	for _, mangle := range []func(*rp.LoginState){
+		func(s *rp.LoginState) { s.State = "" },
+		func(s *rp.LoginState) { s.Nonce = "" },
+		func(s *rp.LoginState) { s.Verifier = "" },
+	} {
+		st, p := e.authorize(t)
+		mangle(st)
+		if st.State == "" {
+			p.Set("state", "")
+		}
+		_, err := e.c.Callback(t.Context(), st, p)
+		wantErr(t, err, rp.ErrStateMismatch)
+	}
+}
+
+// TestTokenEndpointRedirectKeepsCredentials: a redirect from the token
+// endpoint is not followed, so the client's credentials never reach
+// another host.
+func TestTokenEndpointRedirectKeepsCredentials(t *testing.T) {
+	var leaked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Add(1)
+	}))
+	defer elsewhere.Close()
+	e := setup(t, nil, nil)
+	e.p.SetResponseHook("token", func(r *oidctest.Response) {
+		r.Status = http.StatusTemporaryRedirect
+		r.Header.Set("Location", elsewhere.URL+"/token")
+		r.Raw = []byte{}
+	})
+	_, err := e.login(t)
+	if pe := providerErr(t, err); pe.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("provider error = %+v", pe)
+	}
+	if leaked.Load() != 0 {
+		t.Fatal("the token request was replayed to the redirect target")
+	}
+}
+
+// TestOversizedIDToken: a token past the size limit is refused before any
+// parsing.
+func TestOversizedIDToken(t *testing.T) {
+	e := setup(t, nil, nil)
+	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["padding"] = strings.Repeat("a", 70<<10) })
+	_, err := e.login(t)
+	wantErr(t, err, rp.ErrMalformedToken)
 }

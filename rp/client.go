@@ -129,6 +129,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	c.token = withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
 		return &authTransport{base: base, auth: auth}
 	})
+	// Credentials are added per hop by the transport: never follow a
+	// redirect with them; a 3xx is the provider's answer.
+	c.token.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	jwksClient := withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
 		return &jwksTransport{base: base, interval: cfg.JWKSRefetchInterval, now: cfg.Now}
 	})

@@ -219,6 +219,7 @@ func TestSecretsRedacted(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	log.Info("x", "tokens", tok, "state", st, "secret", rp.Secret("hunter2"))
+	log.Info("by value", "tokens", *tok, "state", *st)
 	fmt.Fprintf(&buf, "%v %s %+v %#v %q %v", tok.AccessToken, tok.RefreshToken, tok.IDToken, tok.AccessToken, tok.RefreshToken, *tok)
 	out := buf.String()
 	for _, s := range []string{string(tok.AccessToken), string(tok.RefreshToken), string(tok.IDToken), "hunter2", st.State, st.Nonce, string(st.Verifier)} {

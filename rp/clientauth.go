@@ -15,6 +15,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/rpkit/rpkit/internal/randid"
 )
 
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -102,7 +104,7 @@ func (a *clientAuth) apply(r *http.Request, form url.Values) error {
 		u.RawQuery, u.Fragment = "", ""
 		aud = u.String()
 	}
-	jti := randomString()
+	jti := randid.New()
 	now := a.now()
 	assertion, err := jwt.Signed(a.signer).Claims(jwt.Claims{
 		Issuer:   a.clientID,

@@ -59,10 +59,12 @@ type Config struct {
 	// [Client.Callback]. Zero: 10 minutes.
 	LoginTimeout time.Duration
 	// JWKSRefetchInterval is the minimum time between two fetches of the
-	// provider's JWKS. A token with an unknown key ID triggers a refetch (key
-	// rotation); since anyone can post a JWT to a back-channel logout
-	// endpoint, refetches are rate-limited so forged tokens cannot make the
-	// application hammer the provider. Zero: 10 seconds; negative: no limit.
+	// provider's JWKS. A token that no cached key verifies (an unknown key
+	// ID after a rotation, or a bad signature) triggers a refetch; since
+	// anyone can post a JWT to a back-channel logout endpoint, refetches are
+	// rate-limited so forged tokens cannot make the application hammer the
+	// provider. Within the interval such a token gets ErrKeyRefetchLimited.
+	// Zero: 10 seconds; negative: no limit.
 	JWKSRefetchInterval time.Duration
 
 	// AllowLogoutTokenWithoutExp accepts logout tokens without an "exp"

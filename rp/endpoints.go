@@ -172,7 +172,7 @@ func (c *Client) UserInfo(ctx context.Context, t *Tokens, dst any) error {
 			return fmt.Errorf("%w: no ID token to compare with: %w", ErrUserInfoSubject, err)
 		}
 	}
-	resp, err := get(ctx, c.http, c.meta.UserInfoEndpoint, "application/json, application/jwt",
+	resp, err := get(ctx, c.http, c.meta.UserInfoEndpoint, "application/json",
 		http.Header{"Authorization": {"Bearer " + string(t.AccessToken)}})
 	if err != nil {
 		return err

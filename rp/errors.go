@@ -49,11 +49,13 @@ var (
 	// ErrAlgorithm reports a token signed with an algorithm outside the
 	// allow-list ("none" is never allowed, HMAC only when configured).
 	ErrAlgorithm = errors.New("rp: signing algorithm not allowed")
-	// ErrSignature reports a signature that no key of the provider verifies.
+	// ErrSignature reports a signature that no key of the provider's freshly
+	// fetched key set verifies (or, for HMAC, the client secret).
 	ErrSignature = errors.New("rp: invalid token signature")
-	// ErrKeyRefetchLimited reports that a token named a key not in the cached
-	// key set while the provider's JWKS had been fetched too recently to be
-	// fetched again (Config.JWKSRefetchInterval).
+	// ErrKeyRefetchLimited reports that no cached key verified a token and
+	// the provider's JWKS had been fetched too recently to be fetched again
+	// (Config.JWKSRefetchInterval). The token may be genuine (signed by a
+	// key rotated in moments ago): answer "try again later", not "invalid".
 	ErrKeyRefetchLimited = errors.New("rp: JWKS refetch rate-limited")
 	// ErrIssuer reports an "iss" claim that is not exactly the issuer.
 	ErrIssuer = errors.New("rp: issuer mismatch")

@@ -48,7 +48,8 @@ func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	if resp.StatusCode >= 500 {
+	if resp.StatusCode != http.StatusOK {
+		// A key set that cannot be fetched is not the token's fault.
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: JWKS answered HTTP %d", ErrProviderUnavailable, resp.StatusCode)
 	}
@@ -84,7 +85,7 @@ func (c *Client) verifyJWS(ctx context.Context, raw string) ([]byte, jose.Header
 	}
 	hdr := jws.Signatures[0].Protected
 	var payload []byte
-	if isHMAC(alg) {
+	if isHMAC(string(hdr.Algorithm)) { // go-jose's reading of the header, not peekAlg's
 		payload, err = jws.Verify([]byte(c.cfg.ClientSecret))
 	} else {
 		payload, err = c.keys.VerifySignature(ctx, raw)
@@ -92,10 +93,10 @@ func (c *Client) verifyJWS(ctx context.Context, raw string) ([]byte, jose.Header
 	switch {
 	case err == nil:
 		return payload, hdr, nil
-	case errors.Is(err, ErrProviderUnavailable), ctx.Err() != nil:
-		return nil, jose.Header{}, fmt.Errorf("rp: fetching the provider's keys: %w", err)
-	case errors.Is(err, ErrKeyRefetchLimited):
-		return nil, jose.Header{}, fmt.Errorf("%w: key %q not in the cached key set: %w", ErrSignature, hdr.KeyID, err)
+	case errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrKeyRefetchLimited), ctx.Err() != nil:
+		// Not the token's fault: the keys could not be fetched (now).
+		// Callers answer "try again later", not "invalid".
+		return nil, jose.Header{}, fmt.Errorf("rp: fetching the provider's keys for key %q: %w", hdr.KeyID, err)
 	}
 	return nil, jose.Header{}, fmt.Errorf("%w: %v", ErrSignature, err)
 }

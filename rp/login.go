@@ -1,8 +1,6 @@
 package rp
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/rpkit/rpkit/internal/randid"
 )
 
 // LoginState is what one login attempt must keep between [Client.StartLogin]
@@ -33,7 +33,7 @@ type LoginState struct {
 }
 
 // LogValue keeps state, nonce and verifier out of logs.
-func (s *LoginState) LogValue() slog.Value {
+func (s LoginState) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("return_to", s.ReturnTo), slog.Time("created", s.Created))
 }
 
@@ -131,7 +131,7 @@ func (c *Client) StartLogin(opts ...LoginOption) (authURL string, st *LoginState
 		MaxAge:   req.maxAge,
 		Created:  c.cfg.Now(),
 	}
-	st.State, st.Nonce = randomString(), randomString()
+	st.State, st.Nonce = randid.New(), randid.New()
 	authOpts := []oauth2.AuthCodeOption{
 		oauth2.S256ChallengeOption(string(st.Verifier)),
 		oauth2.SetAuthURLParam("nonce", st.Nonce),
@@ -149,13 +149,4 @@ func (c *Client) StartLogin(opts ...LoginOption) (authURL string, st *LoginState
 		authOpts = append(authOpts, oauth2.SetAuthURLParam(k, v))
 	}
 	return c.oauth2.AuthCodeURL(st.State, authOpts...), st, nil
-}
-
-// randomString returns 256 bits from crypto/rand, base64url-encoded.
-// (crypto/rand.Read never fails: it crashes the program rather than return
-// weak randomness.)
-func randomString() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -57,9 +57,7 @@ func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*I
 		if cl.Subject != p.Subject {
 			return nil, fmt.Errorf("%w: was %q, now %q", ErrSubjectChanged, p.Subject, cl.Subject)
 		}
-		if cl.Issuer != p.Issuer {
-			return nil, fmt.Errorf("%w: was %q, now %q", ErrIssuer, p.Issuer, cl.Issuer)
-		}
+		// Same iss: checkCommon already requires the configured issuer.
 		if cl.Nonce != nil && *cl.Nonce != p.Nonce {
 			return nil, fmt.Errorf("%w: refreshed token has a nonce other than the original", ErrNonceMismatch)
 		}
