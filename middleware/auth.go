@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/rpkit/rpkit/rp"
 	"github.com/rpkit/rpkit/session"
@@ -127,7 +128,13 @@ func (m *Middleware) load(ctx context.Context, r *http.Request) (*session.Sessio
 	}
 	if m.cfg.IdleTimeout > 0 && now.Sub(s.LastSeen) > m.cfg.IdleTimeout/10 {
 		s.LastSeen = now
-		if err := m.cfg.Store.Update(ctx, s); err != nil {
+		err := m.cfg.Store.Update(ctx, s)
+		if errors.Is(err, session.ErrConflict) {
+			// Written meanwhile (a refresh, maybe on another instance):
+			// that write is newer than what this request read.
+			return m.get(ctx, id)
+		}
+		if err != nil {
 			return m.notFoundIsLogout(err)
 		}
 	}
@@ -167,7 +174,7 @@ func (m *Middleware) needsRefresh(s *session.Session) bool {
 // its own context. The refresh itself runs with a context of its own, so a
 // waiter that gives up does not abort it for the others.
 func (m *Middleware) refresh(ctx context.Context, s *session.Session) (*session.Session, error) {
-	res, _, err := m.refreshes.Do(ctx, s.ID, func() (*session.Session, error) {
+	res, err := m.refreshes.Do(ctx, s.ID, func() (*session.Session, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), providerTimeout)
 		defer cancel()
 		return m.doRefresh(rctx, s.ID)
@@ -179,6 +186,10 @@ func (m *Middleware) refresh(ctx context.Context, s *session.Session) (*session.
 	return &cp, nil
 }
 
+// siblingWait bounds how long a refused refresh waits for a sibling
+// instance's concurrent refresh to land in the store.
+const siblingWait = 600 * time.Millisecond
+
 func (m *Middleware) doRefresh(ctx context.Context, id string) (*session.Session, error) {
 	// Re-read: another request or instance may have refreshed already, or a
 	// logout may have ended the session.
@@ -188,14 +199,15 @@ func (m *Middleware) doRefresh(ctx context.Context, id string) (*session.Session
 	}
 	tok, err := m.cfg.Client.Refresh(ctx, &rp.Tokens{RefreshToken: rp.Secret(s.RefreshToken), IDToken: rp.Secret(s.IDToken)})
 	if err != nil {
-		if errors.Is(err, rp.ErrProviderUnavailable) || ctx.Err() != nil {
+		if errors.Is(err, rp.ErrProviderUnavailable) || errors.Is(err, rp.ErrKeyRefetchLimited) || ctx.Err() != nil {
 			return nil, err // fail closed, keep the session for later
 		}
 		// Refused (invalid_grant) or a new ID token failing Core 12.2. A
-		// sibling instance may have rotated the refresh token meanwhile:
-		// re-read before ending the session.
-		if cur, gerr := m.get(ctx, id); gerr == nil && cur != nil && cur.RefreshToken != s.RefreshToken {
-			return cur, nil
+		// sibling instance may have just rotated the refresh token: wait
+		// for its write before ending the session.
+		cur, serr := m.awaitSibling(ctx, id, s.RefreshToken)
+		if cur != nil || serr != nil {
+			return cur, serr
 		}
 		m.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: refresh failed, ending the session",
 			slog.Any("session", s), slog.String("error", err.Error()))
@@ -204,16 +216,60 @@ func (m *Middleware) doRefresh(ctx context.Context, id string) (*session.Session
 		}
 		return nil, nil
 	}
-	s.AccessToken = string(tok.AccessToken)
-	s.RefreshToken = string(tok.RefreshToken)
-	s.AccessTokenExpiry = tok.Expiry
-	s.IDToken = string(tok.IDToken)
-	if tok.Claims != nil {
-		s.Claims = tok.Claims.Raw()
+	for range 3 {
+		s.AccessToken = string(tok.AccessToken)
+		s.RefreshToken = string(tok.RefreshToken)
+		s.AccessTokenExpiry = tok.Expiry
+		s.IDToken = string(tok.IDToken)
+		if tok.Claims != nil {
+			s.Claims = tok.Claims.Raw()
+		}
+		s.LastSeen = m.cfg.Now()
+		err := m.cfg.Store.Update(ctx, s)
+		switch {
+		case err == nil:
+			return s, nil
+		case errors.Is(err, session.ErrConflict):
+			// Another write (an idle-time touch) landed first: these
+			// tokens are newer, apply them to what is stored now.
+			cur, gerr := m.get(ctx, id)
+			if gerr != nil {
+				return nil, gerr
+			}
+			if cur != nil {
+				s = cur
+				continue
+			}
+			fallthrough // ended meanwhile
+		case errors.Is(err, session.ErrNotFound):
+			// A logout won the race: the tokens just obtained belong to no
+			// session any more.
+			m.revoke(ctx, tok.RefreshToken)
+			return nil, nil
+		default:
+			return nil, fmt.Errorf("%w: %w", ErrStore, err)
+		}
 	}
-	s.LastSeen = m.cfg.Now()
-	if err := m.cfg.Store.Update(ctx, s); err != nil {
-		return m.notFoundIsLogout(err)
+	return nil, fmt.Errorf("%w: the session kept changing during a refresh", ErrStore)
+}
+
+// awaitSibling re-reads the session a few times after a refused refresh:
+// it returns the session when its refresh token changed (another instance
+// refreshed it), nil when it stayed the same or is gone.
+func (m *Middleware) awaitSibling(ctx context.Context, id, used string) (*session.Session, error) {
+	deadline := time.Now().Add(siblingWait)
+	for {
+		cur, err := m.get(ctx, id)
+		if err != nil || cur == nil || cur.RefreshToken != used {
+			return cur, err
+		}
+		if time.Now().After(deadline) {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(siblingWait / 6):
+		}
 	}
-	return s, nil
 }

@@ -20,7 +20,15 @@ import (
 // that went away.
 type flakyStore struct {
 	session.Store
-	down atomic.Bool
+	down       atomic.Bool
+	updateDown atomic.Bool // only Update fails
+}
+
+func (f *flakyStore) Update(ctx context.Context, s *session.Session) error {
+	if f.down.Load() || f.updateDown.Load() {
+		return errDown
+	}
+	return f.Store.Update(ctx, s)
 }
 
 var errDown = errors.New("store: connection refused")
@@ -168,7 +176,10 @@ func TestLogoutBeatsRefresh(t *testing.T) {
 }
 
 func TestSessionLifetimes(t *testing.T) {
-	a := newApp(t, options{mw: func(c *middleware.Config) { c.Lifetime = time.Hour; c.IdleTimeout = 20 * time.Minute }})
+	// Access tokens outlive the test, so only the idle-time touches keep
+	// LastSeen fresh (a refresh would too).
+	a := newApp(t, options{op: func(c *oidctest.Config) { c.AccessTokenTTL = 3 * time.Hour },
+		mw: func(c *middleware.Config) { c.Lifetime = time.Hour; c.IdleTimeout = 20 * time.Minute }})
 	b := newBrowser(t)
 	a.login(t, b, "")
 	for range 3 { // active every 15 minutes: the idle timeout never fires

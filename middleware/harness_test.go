@@ -33,16 +33,25 @@ type options struct {
 	rp    func(*rp.Config)
 	mw    func(*middleware.Config)
 	store session.Store
+	// provider and clock, when set, are shared with another app (two
+	// instances of one application).
+	provider *oidctest.Provider
+	clock    *fakeclock.Clock
 }
 
 func newApp(t testing.TB, o options) *app {
 	t.Helper()
-	clk := fakeclock.New(time.Now().Truncate(time.Second))
-	pcfg := oidctest.Config{Now: clk.Now, AccessTokenTTL: 5 * time.Minute}
-	if o.op != nil {
-		o.op(&pcfg)
+	clk, p := o.clock, o.provider
+	if clk == nil {
+		clk = fakeclock.New(time.Now().Truncate(time.Second))
 	}
-	p := oidctest.Start(t, pcfg)
+	if p == nil {
+		pcfg := oidctest.Config{Now: clk.Now, AccessTokenTTL: 5 * time.Minute}
+		if o.op != nil {
+			o.op(&pcfg)
+		}
+		p = oidctest.Start(t, pcfg)
+	}
 
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))

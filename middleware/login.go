@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/rpkit/rpkit/rp"
@@ -22,8 +23,13 @@ func (m *Middleware) login(w http.ResponseWriter, r *http.Request) {
 	}
 	m.pruneLoginCookies(w, r)
 	if err := m.setCookie(w, m.loginCookieName(st.State), st, m.cfg.Client.LoginTimeout()); err != nil {
-		m.fail(w, r, http.StatusInternalServerError, err)
-		return
+		// A return_to that escapes too long for a cookie: drop it rather
+		// than fail the login.
+		st.ReturnTo = m.cfg.DefaultReturnTo
+		if err := m.setCookie(w, m.loginCookieName(st.State), st, m.cfg.Client.LoginTimeout()); err != nil {
+			m.fail(w, r, http.StatusInternalServerError, err)
+			return
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, authURL, http.StatusFound)
@@ -72,7 +78,8 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.cfg.OnLogin != nil {
 		if err := m.cfg.OnLogin(ctx, s); err != nil {
-			m.fail(w, r, http.StatusForbidden, fmt.Errorf("%w: %w", ErrLoginRefused, err))
+			err = fmt.Errorf("%w: %w", ErrLoginRefused, err)
+			m.fail(w, r, statusFor(err), err)
 			return
 		}
 	}
@@ -89,7 +96,9 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := m.setCookie(w, m.cookieName, s.ID, m.cfg.Lifetime); err != nil {
 		// Without a cookie the new session is unreachable: remove it.
-		m.cfg.Store.Delete(ctx, s.ID)
+		if derr := m.cfg.Store.Delete(ctx, s.ID); derr != nil {
+			m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: removing an unreachable session", slog.String("error", derr.Error()))
+		}
 		m.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}

@@ -94,7 +94,7 @@ type Middleware struct {
 	secure     bool
 	cookieName string
 	refreshes  flight.Group[*session.Session]
-	logoutCOP  *http.CrossOriginProtection
+	routes     http.Handler
 }
 
 const (
@@ -150,7 +150,7 @@ func New(cfg Config) (*Middleware, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Middleware{cfg: cfg, secure: redirect.Scheme == "https", logoutCOP: http.NewCrossOriginProtection()}
+	m := &Middleware{cfg: cfg, secure: redirect.Scheme == "https"}
 	m.cookieName = cfg.CookieName
 	if m.cookieName == "" {
 		m.cookieName = "rpkit"
@@ -160,6 +160,9 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	if cfg.ErrorHandler == nil {
 		m.cfg.ErrorHandler = defaultErrorHandler
+	}
+	if m.routes, err = m.newRoutes(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -171,20 +174,34 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// Routes returns a handler for the login, callback and logout routes. Mount
-// it so that those paths reach it, for example with mux.Handle for each path
-// or as the fallback of the application's mux.
-func (m *Middleware) Routes() http.Handler {
-	mux := http.NewServeMux()
+// Routes returns the handler of the login, callback and logout routes.
+// Mount it so that those paths reach it, for example with mux.Handle for
+// each path or as the fallback of the application's mux.
+func (m *Middleware) Routes() http.Handler { return m.routes }
+
+// newRoutes builds the routes once, turning ServeMux's panics on a bad or
+// conflicting pattern into an error from New.
+func (m *Middleware) newRoutes() (h http.Handler, err error) {
 	p := m.cfg.Paths
+	if p.Login == p.Callback || p.Login == p.Logout || p.Callback == p.Logout {
+		return nil, fmt.Errorf("middleware: the login, callback and logout paths must differ (%q, %q, %q)", p.Login, p.Callback, p.Logout)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			h, err = nil, fmt.Errorf("middleware: bad path in Config.Paths: %v", r)
+		}
+	}()
+	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+p.Login, m.login)
 	mux.HandleFunc("GET "+p.Callback, m.callback)
 	mux.HandleFunc("POST "+p.Callback, m.callback)
-	mux.Handle("POST "+p.Logout, m.logoutCOP.Handler(http.HandlerFunc(m.logout)))
+	// The app's own logout button needs no token; cross-origin POSTs are
+	// refused (Sec-Fetch-Site / Origin).
+	mux.Handle("POST "+p.Logout, http.NewCrossOriginProtection().Handler(http.HandlerFunc(m.logout)))
 	if m.cfg.AllowGETLogout {
 		mux.HandleFunc("GET "+p.Logout, m.logout)
 	}
-	return mux
+	return mux, nil
 }
 
 // Paths returns the routes in use, defaults applied.

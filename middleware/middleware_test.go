@@ -164,7 +164,7 @@ func TestCallbackReplay(t *testing.T) {
 
 func TestOpenRedirect(t *testing.T) {
 	a := newApp(t, options{})
-	for _, rt := range []string{"//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "/\t/evil.example", "%2F%2Fevil.example"} {
+	for _, rt := range []string{"//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "/\t/evil.example", "/%2F%2Fevil.example", "/%5C%5Cevil.example"} {
 		r := a.login(t, newBrowser(t), rt)
 		if r.url.Host != strings.TrimPrefix(a.srv.URL, "http://") || r.url.Path != "/me" {
 			t.Errorf("return_to %q landed on %s", rt, r.url)

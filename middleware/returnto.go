@@ -5,8 +5,10 @@ import (
 	"strings"
 )
 
-// maxReturnTo bounds the length of a return_to path.
-const maxReturnTo = 2048
+// maxReturnTo bounds the length of a return_to path: it rides in the
+// login-state cookie, whose whole value must stay well under the 4 KiB
+// browsers keep.
+const maxReturnTo = 512
 
 // safeReturnTo reports whether p is a same-origin relative path: it starts
 // with a single "/", names no scheme or host however a browser parses it

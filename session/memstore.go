@@ -80,9 +80,10 @@ func (m *MemoryStore) Get(ctx context.Context, id string) (*Session, error) {
 
 // Create stores a copy of s with its index entries and sets s.ID to a
 // fresh ID from [NewID]. s.ID must be empty, s.Issuer and s.Subject
-// non-empty and s.Expiry non-zero, or Create stores nothing and returns an
-// error wrapping [ErrInvalidSession]. An empty s.SID is allowed: such a
-// session is found by [MemoryStore.DeleteBySubject] only.
+// non-empty, s.Expiry non-zero and s.Claims empty or valid JSON, or Create
+// stores nothing and returns an error wrapping [ErrInvalidSession]. An
+// empty s.SID is allowed: such a session is found by
+// [MemoryStore.DeleteBySubject] only.
 func (m *MemoryStore) Create(ctx context.Context, s *Session) error {
 	if err := validate(s); err != nil {
 		return err
@@ -111,13 +112,19 @@ func (m *MemoryStore) Create(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// Update replaces the stored session s.ID with a copy of s and increments
-// the version: the stored one and s.Version both become the stored version
-// plus one. When the session is absent or expired — a logout deleted it
-// while the caller held it — Update writes nothing and returns
-// [ErrNotFound], so it never brings a deleted session back. A changed
-// Issuer, Subject or SID gives [ErrImmutable], and a zero Expiry an error
-// wrapping [ErrInvalidSession]; neither writes anything.
+// Update replaces the stored session s.ID with a copy of s if the stored
+// version is still s.Version, and increments the version: the stored one
+// and s.Version both become s.Version + 1. It checks, in this order, and
+// on the first failure writes nothing and leaves s.Version as it was:
+//
+//   - the session is absent or expired — a logout deleted it while the
+//     caller held it: [ErrNotFound], so Update never brings a deleted
+//     session back;
+//   - Issuer, Subject or SID changed: [ErrImmutable];
+//   - the stored version is not s.Version — another Update came first:
+//     [ErrConflict];
+//   - s cannot be stored (a zero Expiry, Claims that are not JSON): an
+//     error wrapping [ErrInvalidSession].
 func (m *MemoryStore) Update(ctx context.Context, s *Session) error {
 	if s == nil {
 		return fmt.Errorf("%w: nil session", ErrInvalidSession)
@@ -134,12 +141,15 @@ func (m *MemoryStore) Update(ctx context.Context, s *Session) error {
 	if s.Issuer != old.Issuer || s.Subject != old.Subject || s.SID != old.SID {
 		return ErrImmutable
 	}
-	if s.Expiry.IsZero() {
-		return fmt.Errorf("%w: zero Expiry", ErrInvalidSession)
+	if s.Version != old.Version {
+		return ErrConflict
+	}
+	if err := validate(s); err != nil {
+		return err
 	}
 	rec := clone(s)
 	rec.ID = ""
-	rec.Version = old.Version + 1
+	rec.Version = s.Version + 1
 	m.records[key] = rec
 	s.Version = rec.Version
 	return nil
@@ -267,7 +277,9 @@ func expired(s *Session, now time.Time) bool {
 	return !now.Before(s.Expiry)
 }
 
-// validate checks what Create needs besides an empty ID.
+// validate checks what Create, Update and Marshal need besides an empty
+// ID: an Issuer, a Subject, an Expiry, and Claims that are empty or valid
+// JSON.
 func validate(s *Session) error {
 	switch {
 	case s == nil:
@@ -278,6 +290,8 @@ func validate(s *Session) error {
 		return fmt.Errorf("%w: empty Subject", ErrInvalidSession)
 	case s.Expiry.IsZero():
 		return fmt.Errorf("%w: zero Expiry", ErrInvalidSession)
+	case len(s.Claims) > 0 && !json.Valid(s.Claims):
+		return fmt.Errorf("%w: Claims are not valid JSON", ErrInvalidSession)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package session_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +63,7 @@ func TestMemoryStoreCreateValidates(t *testing.T) {
 		{"no issuer", &session.Session{Subject: "s", Expiry: exp}},
 		{"no subject", &session.Session{Issuer: "i", Expiry: exp}},
 		{"no expiry", &session.Session{Issuer: "i", Subject: "s"}},
+		{"claims not JSON", &session.Session{Issuer: "i", Subject: "s", Expiry: exp, Claims: json.RawMessage(`{"a":`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,8 +92,20 @@ func TestMemoryStoreUpdateValidates(t *testing.T) {
 	if err := st.Update(t.Context(), &u); !errors.Is(err, session.ErrInvalidSession) {
 		t.Errorf("Update with a zero Expiry = %v, want ErrInvalidSession", err)
 	}
-	if _, err := st.Get(t.Context(), s.ID); err != nil {
-		t.Errorf("Get after a refused Update: %v", err)
+	u = *s
+	u.Claims = json.RawMessage(`not json`)
+	if err := st.Update(t.Context(), &u); !errors.Is(err, session.ErrInvalidSession) {
+		t.Errorf("Update with Claims that are not JSON = %v, want ErrInvalidSession", err)
+	}
+	if u.Version != s.Version {
+		t.Errorf("refused Update set Version %d, want %d", u.Version, s.Version)
+	}
+	got, err := st.Get(t.Context(), s.ID)
+	if err != nil {
+		t.Fatalf("Get after a refused Update: %v", err)
+	}
+	if got.Version != s.Version || len(got.Claims) != 0 {
+		t.Errorf("refused Updates changed the store: Version %d, Claims %q", got.Version, got.Claims)
 	}
 }
 

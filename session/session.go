@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/rpkit/rpkit/internal/randid"
 )
 
 // ErrNotFound is returned by [Store.Get] for a session that does not exist
@@ -21,9 +22,15 @@ var ErrNotFound = errors.New("session: not found")
 // session's Issuer, Subject or SID: the logout indexes are keyed by them.
 var ErrImmutable = errors.New("session: issuer, subject and sid cannot change")
 
+// ErrConflict is returned by [Store.Update] when the stored session changed
+// since the caller read it (its Version moved on): the caller re-reads and
+// decides again, so that it never overwrites newer tokens with older ones.
+var ErrConflict = errors.New("session: changed since read")
+
 // ErrInvalidSession is wrapped by the errors of [Store.Create],
 // [Store.Update] and [Marshal] for a session that cannot be stored: a preset
-// ID on Create, an empty Issuer or Subject, or a zero Expiry.
+// ID on Create, an empty Issuer or Subject, a zero Expiry, or Claims that
+// are not valid JSON.
 var ErrInvalidSession = errors.New("session: invalid session")
 
 // Session is one logged-in browser session: who the user is at which
@@ -64,11 +71,14 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Session, error)
 	// Create stores a new session and its index entries atomically. s.ID
 	// must be empty: Create sets it to a fresh random ID. Issuer, Subject
-	// and Expiry are required (else ErrInvalidSession); a session without a
-	// SID is found through the subject index only.
+	// and Expiry are required and Claims, when set, must be valid JSON (else
+	// ErrInvalidSession); a session without a SID is found through the
+	// subject index only.
 	Create(ctx context.Context, s *Session) error
-	// Update replaces a stored session (tokens, times); the stored version
-	// becomes the previous stored version + 1, written back to s.Version. If the session no longer exists — a logout deleted it
+	// Update replaces a stored session (tokens, times) if its stored Version
+	// is still s.Version — else it writes nothing and returns ErrConflict —
+	// and the stored version becomes s.Version + 1, written back to
+	// s.Version. If the session no longer exists — a logout deleted it
 	// meanwhile — it writes nothing and returns ErrNotFound: a refresh in
 	// flight can never bring a logged-out session back. Changing Issuer,
 	// Subject or SID gives ErrImmutable.
@@ -86,11 +96,7 @@ type Store interface {
 
 // NewID returns a new session ID: 256 bits from crypto/rand, base64url.
 // Stores call it in Create.
-func NewID() string {
-	b := make([]byte, 32)
-	rand.Read(b) // never fails: crypto/rand crashes rather than return weak bytes
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func NewID() string { return randid.New() }
 
 // Key returns the storage key of a session ID: the base64url SHA-256 of
 // it. A store dump then holds no value that works as a cookie.

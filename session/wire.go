@@ -42,11 +42,12 @@ type wireSession struct {
 // It leaves out s.ID: stores key records by [Key] of it. Times are written
 // in UTC with nanoseconds, so they come back Equal (though not ==: the
 // location and monotonic reading are not kept). Claims are written
-// compacted, as a JSON value. Marshal fails when Claims are not valid JSON
-// or a time's year is outside [0, 9999], and, with an error wrapping
-// [ErrInvalidSession], when s lacks what [Unmarshal] requires: an Issuer, a
-// Subject and an Expiry. The record holds the tokens
-// in the clear: the store must be trusted with them.
+// compacted, as a JSON value; empty Claims are written as null. Marshal
+// fails when a time's year is outside [0, 9999], and, with an error
+// wrapping [ErrInvalidSession], when s lacks what [Unmarshal] requires — an
+// Issuer, a Subject and an Expiry — or its Claims are not valid JSON. The
+// record holds the tokens in the clear: the store must be trusted with
+// them.
 func Marshal(s *Session) ([]byte, error) {
 	if err := validate(s); err != nil {
 		return nil, err
@@ -65,6 +66,9 @@ func Marshal(s *Session) ([]byte, error) {
 		LastSeen:          s.LastSeen.UTC(),
 		Expiry:            s.Expiry.UTC(),
 		Version:           s.Version,
+	}
+	if len(w.Claims) == 0 {
+		w.Claims = nil // null: an empty, non-nil RawMessage does not encode
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -168,15 +168,17 @@ func TestMarshalRefuses(t *testing.T) {
 		return s
 	}
 	tests := []struct {
-		name string
-		s    *session.Session
+		name    string
+		s       *session.Session
+		invalid bool // the error wraps ErrInvalidSession
 	}{
-		{"nil", nil},
-		{"invalid claims", bad(func(s *session.Session) { s.Claims = json.RawMessage(`{"a":`) })},
-		{"no issuer", bad(func(s *session.Session) { s.Issuer = "" })},
-		{"no subject", bad(func(s *session.Session) { s.Subject = "" })},
-		{"no expiry", bad(func(s *session.Session) { s.Expiry = time.Time{} })},
-		{"year 10000", bad(func(s *session.Session) { s.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) })},
+		{"nil", nil, true},
+		{"invalid claims", bad(func(s *session.Session) { s.Claims = json.RawMessage(`{"a":`) }), true},
+		{"trailing claims", bad(func(s *session.Session) { s.Claims = json.RawMessage(`{} {}`) }), true},
+		{"no issuer", bad(func(s *session.Session) { s.Issuer = "" }), true},
+		{"no subject", bad(func(s *session.Session) { s.Subject = "" }), true},
+		{"no expiry", bad(func(s *session.Session) { s.Expiry = time.Time{} }), true},
+		{"year 10000", bad(func(s *session.Session) { s.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +189,28 @@ func TestMarshalRefuses(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), "session: ") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
+			if got := errors.Is(err, session.ErrInvalidSession); got != tt.invalid {
+				t.Errorf("Marshal = %v; wraps ErrInvalidSession: %v, want %v", err, got, tt.invalid)
+			}
 		})
+	}
+}
+
+// TestMarshalEmptyClaims: empty but non-nil Claims are no claims, as for
+// the memory store, not an encoding error.
+func TestMarshalEmptyClaims(t *testing.T) {
+	s := wireSession()
+	s.Claims = json.RawMessage{}
+	b, err := session.Marshal(s)
+	if err != nil {
+		t.Fatalf("Marshal with empty Claims: %v", err)
+	}
+	got, err := session.Unmarshal(b)
+	if err != nil {
+		t.Fatalf("Unmarshal(%s): %v", b, err)
+	}
+	if got.Claims != nil {
+		t.Errorf("Claims = %q, want nil", got.Claims)
 	}
 }
 

@@ -6,6 +6,7 @@ package flight
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -24,9 +25,9 @@ type call[T any] struct {
 // Do runs fn for key unless a call for key is already running, in which
 // case it waits for that call's result. fn runs in its own goroutine and is
 // not cancelled when ctx is: give it a context of its own. Do returns
-// ctx.Err() if ctx ends first. shared reports whether the result came from
-// another caller's call.
-func (g *Group[T]) Do(ctx context.Context, key string, fn func() (T, error)) (v T, shared bool, err error) {
+// ctx.Err() if ctx ends first. A panic in fn is returned as an error (it
+// runs on a goroutine of its own, where it would crash the program).
+func (g *Group[T]) Do(ctx context.Context, key string, fn func() (T, error)) (T, error) {
 	g.mu.Lock()
 	c, ok := g.calls[key]
 	if !ok {
@@ -37,18 +38,23 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func() (T, error)) (v 
 		g.calls[key] = c
 		go func() {
 			defer close(c.done)
+			defer func() {
+				if r := recover(); r != nil {
+					c.err = fmt.Errorf("flight: %s panicked: %v", key, r)
+				}
+				g.mu.Lock()
+				delete(g.calls, key)
+				g.mu.Unlock()
+			}()
 			c.val, c.err = fn()
-			g.mu.Lock()
-			delete(g.calls, key)
-			g.mu.Unlock()
 		}()
 	}
 	g.mu.Unlock()
 	select {
 	case <-ctx.Done():
 		var zero T
-		return zero, ok, ctx.Err()
+		return zero, ctx.Err()
 	case <-c.done:
-		return c.val, ok, c.err
+		return c.val, c.err
 	}
 }

@@ -3,6 +3,7 @@ package flight
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ func testDoSharesOneCall(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, _, err := g.Do(context.Background(), "k", func() (int, error) {
+			v, err := g.Do(context.Background(), "k", func() (int, error) {
 				calls.Add(1)
 				<-release
 				return 42, nil
@@ -53,7 +54,7 @@ func testWaiterContext(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
-		v, _, err := g.Do(context.Background(), "k", func() (int, error) { <-release; return 1, nil })
+		v, err := g.Do(context.Background(), "k", func() (int, error) { <-release; return 1, nil })
 		if err != nil || v != 1 {
 			t.Errorf("first caller: %d, %v", v, err)
 		}
@@ -62,13 +63,24 @@ func testWaiterContext(t *testing.T) {
 	synctest.Wait()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, shared, err := g.Do(ctx, "k", func() (int, error) { return 2, nil }); !errors.Is(err, context.Canceled) || !shared {
-		t.Fatalf("cancelled waiter: shared=%v err=%v", shared, err)
+	if _, err := g.Do(ctx, "k", func() (int, error) { return 2, nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiter: err=%v", err)
 	}
 	close(release)
 	<-done
 	// The key is free again: a new call runs.
-	if v, shared, _ := g.Do(context.Background(), "k", func() (int, error) { return 3, nil }); v != 3 || shared {
-		t.Fatalf("new call: %d shared=%v", v, shared)
+	if v, _ := g.Do(context.Background(), "k", func() (int, error) { return 3, nil }); v != 3 {
+		t.Fatalf("new call: %d", v)
+	}
+}
+
+func TestPanicIsAnError(t *testing.T) {
+	var g Group[int]
+	_, err := g.Do(context.Background(), "k", func() (int, error) { panic("boom") })
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v", err)
+	}
+	if v, err := g.Do(context.Background(), "k", func() (int, error) { return 1, nil }); v != 1 || err != nil {
+		t.Fatalf("after a panic: %d, %v", v, err)
 	}
 }

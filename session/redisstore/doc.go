@@ -51,14 +51,22 @@
 // computes the tag and runs one script. DeleteBySID reads the sid's tag
 // set, then runs one script per tag — normally one. Create and Update of a
 // session with a sid first add its tag to that set (a separate round trip
-// in the sid's slot, before the record is written, so that a DeleteBySID
-// never misses a written record).
+// in the sid's slot, before the record is written or its TTL extended, so
+// that a DeleteBySID never misses a written record) — an Update that the
+// script then refuses may thus have written that tag entry, nothing else.
+//
+// Update is a compare-and-set on the record's version: the script writes
+// only if the stored version is the one the caller read, else the caller
+// gets [session.ErrConflict].
 //
 // Every key has a TTL. A record expires at the session's Expiry (PEXPIREAT,
 // on the server's clock); index sets and the tag set live at least as long
-// as their longest-lived member and are never shortened. A set may keep
-// members whose record has expired: the scripts skip them and count only
-// records they actually delete.
+// as their longest-lived member and are never shortened. An index set may
+// keep members whose record has expired, until the next Create that adds
+// to the set prunes them: the scripts skip them and count only records
+// they actually delete, and a set never holds more than the members live
+// at its last Create plus the Creates since. A tag set is not pruned; it
+// holds one tag per subject that had a session of the sid, normally one.
 //
 // A Redis failure is always an error, never [session.ErrNotFound], so that
 // callers fail closed (a 5xx that the provider retries) rather than treat

@@ -137,19 +137,37 @@ func (s *Store) Create(ctx context.Context, sess *session.Session) error {
 	return nil
 }
 
-// Update replaces the stored session sess.ID with sess and increments the
-// version: the stored one and sess.Version both become the stored version
-// plus one. The record's TTL follows the new Expiry, and the indexes are
-// extended when it grows. When the session is absent or expired — a logout
-// deleted it while the caller held it — Update writes nothing and returns
-// [session.ErrNotFound], so it never brings a deleted session back. A
-// changed Issuer, Subject or SID gives [session.ErrImmutable]; a session
-// [session.Marshal] refuses (a zero Expiry, say) gives its error, wrapping
-// [session.ErrInvalidSession]. Neither writes anything.
+// Update replaces the stored session sess.ID with sess if the stored
+// version is still sess.Version, and increments the version: the stored
+// one and sess.Version both become sess.Version + 1. The record's TTL
+// follows the new Expiry, and the indexes are extended when it grows. The
+// update script checks, in this order, and on the first failure leaves the
+// record and its indexes as they were and sess.Version unchanged:
 //
-// With a SID, Update first extends the sid's tag entry to the new Expiry
-// (one round trip in the sid's slot), so that [Store.DeleteBySID] finds the
-// session for as long as it lives; then it runs the update script.
+//   - the session is absent or expired — a logout deleted it while the
+//     caller held it: [session.ErrNotFound], so Update never brings a
+//     deleted session back;
+//   - Issuer, Subject or SID changed: [session.ErrImmutable];
+//   - the stored version is not sess.Version — another Update, perhaps on
+//     another instance, came first: [session.ErrConflict];
+//   - [session.Marshal] refuses sess (a zero Expiry, Claims that are not
+//     JSON): its error, wrapping [session.ErrInvalidSession].
+//
+// With a SID, and a session that Marshal accepts, Update first adds the
+// tag of sess.ID to the tag entry of (Issuer, SID) and extends that entry
+// to the new Expiry — one round trip in the sid's slot — and only then runs
+// the update script. The tag entry must outlive the record before the
+// record's TTL grows, or a failure between the two round trips could leave
+// a live record that [Store.DeleteBySID] no longer finds; and whether the
+// script will refuse is not known until it runs, in another slot. So a
+// refused Update may still have written that tag entry (for the Issuer and
+// SID the caller sent, changed or not), living until the new Expiry at
+// most. That is harmless: the sid index it leads to, in the ID's slot,
+// holds a live session only if the entry already named that slot, so at
+// worst DeleteBySID reads one empty index more. A refused Update never
+// writes a record or an index set. (Checking first, in a third round
+// trip, would still race with other writers; the tag write is kept
+// unconditional as the simplest form that keeps DeleteBySID complete.)
 func (s *Store) Update(ctx context.Context, sess *session.Session) error {
 	if sess == nil {
 		return fmt.Errorf("redisstore: update: %w: nil session", session.ErrInvalidSession)
@@ -159,7 +177,7 @@ func (s *Store) Update(ctx context.Context, sess *session.Session) error {
 		return session.ErrNotFound
 	}
 	data, merr := session.Marshal(sess)
-	at := "0" // the script then only checks existence and immutability
+	at := "0" // the script then only checks existence, immutability and version
 	if merr == nil {
 		at = expiryMS(sess.Expiry)
 		if sess.SID != "" {
@@ -168,22 +186,38 @@ func (s *Store) Update(ctx context.Context, sess *session.Session) error {
 			}
 		}
 	}
-	ver, err := updateScript.Run(ctx, s.c, []string{s.recordKey(tag, sess.ID)},
-		string(data), sess.Issuer, sess.Subject, sess.SID, at).Int64()
+	// The script declares the index keys it extends. They are computed from
+	// the caller's Issuer, Subject and SID, which the script compares with
+	// the stored ones before it touches them. A changed Issuer or Subject
+	// has another tag, so its subject index lies in another slot and must
+	// not be declared (CROSSSLOT on a cluster): the script refuses that
+	// session without it.
+	keys := []string{s.recordKey(tag, sess.ID)}
+	if tagOf(sess.Issuer, sess.Subject) == tag {
+		keys = append(keys, s.subIndexKey(sess.Issuer, sess.Subject))
+		if sess.SID != "" {
+			keys = append(keys, s.sidIndexKey(tag, sess.Issuer, sess.SID))
+		}
+	}
+	next := sess.Version + 1
+	code, err := updateScript.Run(ctx, s.c, keys, string(data), sess.Issuer, sess.Subject, sess.SID,
+		strconv.FormatUint(sess.Version, 10), strconv.FormatUint(next, 10), at).Int64()
 	switch {
 	case err != nil:
 		return fmt.Errorf("redisstore: update: %w", err)
-	case ver == -1:
+	case code == 1:
+		sess.Version = next
+		return nil
+	case code == -1:
 		return session.ErrNotFound
-	case ver == -2:
+	case code == -2:
 		return session.ErrImmutable
-	case ver == -3 && merr != nil:
+	case code == -4:
+		return session.ErrConflict
+	case code == -3 && merr != nil:
 		return fmt.Errorf("redisstore: update: %w", merr)
-	case ver < 1:
-		return fmt.Errorf("redisstore: update: unexpected script result %d", ver)
 	}
-	sess.Version = uint64(ver)
-	return nil
+	return fmt.Errorf("redisstore: update: unexpected script result %d", code)
 }
 
 // Delete removes the session with that ID and its index entries, in one

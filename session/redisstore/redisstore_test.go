@@ -61,6 +61,9 @@ func suite(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 	t.Run("TwoInstances", func(t *testing.T) { testTwoInstances(t, newClient(t), newClient(t)) })
 	t.Run("UpdateExtendsIndexes", func(t *testing.T) { testUpdateExtendsIndexes(t, newClient(t)) })
 	t.Run("IndexOutlivesShorterMember", func(t *testing.T) { testIndexOutlivesShorterMember(t, newClient(t)) })
+	t.Run("CreatePrunesIndexes", func(t *testing.T) { testCreatePrunesIndexes(t, newClient(t)) })
+	t.Run("LargeVersion", func(t *testing.T) { testLargeVersion(t, newClient(t)) })
+	t.Run("ConflictAcrossInstances", func(t *testing.T) { testConflictAcrossInstances(t, newClient(t), newClient(t)) })
 	t.Run("MalformedIDs", func(t *testing.T) { testMalformedIDs(t, newClient(t)) })
 	t.Run("DefaultPrefix", func(t *testing.T) { testDefaultPrefix(t, newClient(t)) })
 	t.Run("Claim", func(t *testing.T) { testClaim(t, newClient(t)) })
@@ -333,6 +336,118 @@ func testIndexOutlivesShorterMember(t *testing.T, c redis.UniversalClient) {
 	}
 	if _, err := st.Get(ctx, long.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Get of the logged-out session = %v, want ErrNotFound", err)
+	}
+}
+
+// testCreatePrunesIndexes lets many short sessions of one subject and sid
+// expire beside a long one, then creates one more: Create must drop the
+// dead members from both index sets, which the long session keeps alive.
+func testCreatePrunesIndexes(t *testing.T, c redis.UniversalClient) {
+	ctx := t.Context()
+	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	const iss, n = "https://op.example", 20
+	long := mustCreate(t, st, newSession("alice", "sid-1"))
+	other := mustCreate(t, st, newSession("alice", "sid-2")) // another sid of the subject
+	end := time.Now().Add(600 * time.Millisecond)            // the Expiry of the short sessions
+	for range n {
+		s := newSession("alice", "sid-1")
+		s.Expiry = end
+		mustCreate(t, st, s)
+	}
+	subKey, sidKey := st.SubIndexKey(iss, "alice"), st.SIDIndexKey(iss, "alice", "sid-1")
+	got := c.SCard(ctx, subKey).Val()
+	if time.Now().Add(50*time.Millisecond).Before(end) && got != n+2 { // else a slow machine let some expire
+		t.Fatalf("SCARD subject index = %d before the expiry, want %d", got, n+2)
+	}
+	time.Sleep(time.Until(end) + 200*time.Millisecond)
+	last := mustCreate(t, st, newSession("alice", "sid-1"))
+
+	check := func(name, key string, live ...*session.Session) {
+		t.Helper()
+		members, err := c.SMembers(ctx, key).Result()
+		if err != nil {
+			t.Fatalf("SMEMBERS %s: %v", name, err)
+		}
+		want := make(map[string]bool)
+		for _, s := range live {
+			want[st.RecordKey(s.ID)] = true
+		}
+		if len(members) != len(want) {
+			t.Errorf("%s has %d members, want the %d live ones", name, len(members), len(want))
+		}
+		for _, m := range members {
+			if !want[m] {
+				t.Errorf("%s keeps %q, which is not a live record", name, m)
+			}
+		}
+	}
+	check("subject index", subKey, long, other, last)
+	check("sid index", sidKey, long, last)
+	if n, err := st.DeleteBySubject(ctx, iss, "alice"); n != 3 || err != nil {
+		t.Errorf("DeleteBySubject = %d, %v; want 3, nil", n, err)
+	}
+}
+
+// testLargeVersion updates a session whose version is beyond int64 and
+// the 2^53 that Lua numbers hold exactly: versions are compared and
+// counted as uint64.
+func testLargeVersion(t *testing.T, c redis.UniversalClient) {
+	ctx := t.Context()
+	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	s := newSession("alice", "sid-1")
+	s.Version = 1<<63 + 5
+	mustCreate(t, st, s)
+	stale := *s
+	stale.Version++ // differs from the stored one only beyond 2^53
+	if err := st.Update(ctx, &stale); !errors.Is(err, session.ErrConflict) {
+		t.Errorf("Update with the version one too high = %v, want ErrConflict", err)
+	}
+	if err := st.Update(ctx, s); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if s.Version != 1<<63+6 {
+		t.Errorf("Version after Update = %d, want %d", s.Version, uint64(1<<63+6))
+	}
+	got, err := st.Get(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 1<<63+6 {
+		t.Errorf("stored Version = %d, want %d", got.Version, uint64(1<<63+6))
+	}
+}
+
+// testConflictAcrossInstances refreshes one session on two instances that
+// read it at the same version: the second Update gets ErrConflict.
+func testConflictAcrossInstances(t *testing.T, c1, c2 redis.UniversalClient) {
+	ctx := t.Context()
+	prefix := newPrefix()
+	a := redisstore.New(c1, redisstore.Config{Prefix: prefix})
+	b := redisstore.New(c2, redisstore.Config{Prefix: prefix})
+	s := mustCreate(t, a, newSession("alice", "sid-1"))
+	onA, err := a.Get(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onB, err := b.Get(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA.RefreshToken = "rt-from-a"
+	if err := a.Update(ctx, onA); err != nil {
+		t.Fatalf("Update on the first instance: %v", err)
+	}
+	onB.RefreshToken = "rt-from-b"
+	if err := b.Update(ctx, onB); !errors.Is(err, session.ErrConflict) {
+		t.Fatalf("Update on the second instance = %v, want ErrConflict", err)
+	}
+	got, err := b.Get(ctx, s.ID)
+	if err != nil {
+		t.Fatalf("Get after the conflict: %v", err)
+	}
+	if got.RefreshToken != "rt-from-a" || got.Version != onA.Version {
+		t.Errorf("after the conflict: RefreshToken %q, Version %d; want the first instance's %q, %d",
+			got.RefreshToken, got.Version, "rt-from-a", onA.Version)
 	}
 }
 

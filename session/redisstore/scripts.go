@@ -4,10 +4,22 @@ import "github.com/redis/go-redis/v9"
 
 // The Lua scripts below are every multi-key write of the store. Each one
 // touches only keys that share one hash tag, so each runs on one Redis
-// Cluster node, atomically. Keys a script reaches through a record's ux and
-// sx fields are not declared in KEYS, but they carry the declared keys' hash
-// tag, which Redis Cluster allows. Scripts run with EVALSHA and fall back to
-// EVAL on NOSCRIPT (go-redis Script.Run).
+// Cluster node, atomically. Scripts run with EVALSHA and fall back to EVAL
+// on NOSCRIPT (go-redis Script.Run).
+//
+// Declared keys: a script declares in KEYS every key that the caller can
+// name before it runs. createScript and updateScript declare the record and
+// both its index keys, which Go computes from the issuer, subject and sid.
+// Three kinds of key are reached without being declared: the members of an
+// index set (record keys, which createScript's pruning and
+// deleteIndexScript visit), and the ux and sx index keys that deleteScript
+// and deleteIndexScript read from a record. They are data: Delete has only
+// a session ID, and a logout has no list of records, so declaring them
+// would need a read round trip first, and the set could change between the
+// read and the script. All of them carry the declared keys' hash tag —
+// Create writes a record, its ux and its sx in the record's slot, and puts
+// only record keys of that slot in the sets — so they are in the slot the
+// script runs in, which Redis Cluster allows.
 //
 // A session record is a hash:
 //
@@ -15,12 +27,20 @@ import "github.com/redis/go-redis/v9"
 //	iss   issuer     } compared by update, so that Lua checks
 //	sub   subject    } immutability without decoding JSON
 //	sid   sid        }
-//	ver   version, incremented by update
+//	ver   version, a decimal uint64: update compares it with the caller's
+//	      as a string and sets the caller's plus one, computed in Go (Lua
+//	      numbers are doubles: exact only up to 2^53)
 //	ux    the key of its subject index
 //	sx    the key of its sid index, "" without a sid
 //
 // Index sets hold record keys. They may hold members whose record has
-// expired: the scripts skip those and never count them.
+// expired: the scripts skip those and never count them, and createScript
+// prunes them from the two sets it adds to. A set grows only in
+// createScript, so each set holds at most the members that were live at
+// the last Create that added to it, plus those Creates since: it cannot
+// grow without bound while a long-lived member keeps it alive. updateScript
+// does not prune: it would add a scan of the sets to every refresh without
+// lowering that bound.
 
 // luaLib is shared by the scripts that extend index TTLs.
 //
@@ -41,47 +61,63 @@ local function extend(key, atStr, now)
 end
 `
 
-// createScript stores a new record and adds it to its indexes.
+// createScript stores a new record and adds it to its indexes, after
+// removing from them every member whose record no longer exists (expired
+// by TTL).
 //
 // KEYS[1] record, KEYS[2] subject index, KEYS[3] sid index (absent without
 // a sid). ARGV: data, iss, sub, sid, version, expiry (ms).
 // Returns 1, or 0 when the record key is taken (never, with 256-bit IDs).
 var createScript = redis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local function prune(key)
+  for _, m in ipairs(redis.call('SMEMBERS', key)) do
+    if redis.call('EXISTS', m) == 0 then redis.call('SREM', key, m) end
+  end
+end
 local sx = KEYS[3] or ''
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'iss', ARGV[2], 'sub', ARGV[3], 'sid', ARGV[4],
   'ver', ARGV[5], 'ux', KEYS[2], 'sx', sx)
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
 local now = now_ms()
+prune(KEYS[2])
 redis.call('SADD', KEYS[2], KEYS[1])
 extend(KEYS[2], ARGV[6], now)
 if sx ~= '' then
+  prune(sx)
   redis.call('SADD', sx, KEYS[1])
   extend(sx, ARGV[6], now)
 end
 return 1
 `)
 
-// updateScript replaces a record's data if the record still exists — it
-// never recreates one a logout deleted — and its iss, sub and sid are
-// unchanged.
+// updateScript replaces a record's data and version if the record still
+// exists — it never recreates one a logout deleted —, its iss, sub and sid
+// are unchanged, and its version is the one the caller read; then it
+// extends the record and its indexes to the new expiry.
 //
-// KEYS[1] record. ARGV: data, iss, sub, sid, expiry (ms; "0": the caller's
-// session is invalid, only report absence or immutability).
-// Returns the new version (>= 1), or -1 absent, -2 immutable field
-// changed, -3 invalid session.
+// KEYS[1] record, KEYS[2] subject index, KEYS[3] sid index: the ux and sx
+// the record holds, computed by the caller from its iss, sub and sid. The
+// caller leaves out KEYS[2] and KEYS[3] when its iss and sub have another
+// tag than the record (they are in another slot): the script then returns
+// -1 or -2 before it would need them. KEYS[3] is absent without a sid.
+// ARGV: data, iss, sub, sid, version read, new version, expiry (ms; "0":
+// the caller's session is invalid, only check the rest).
+// Returns 1 when updated, or -1 absent, -2 immutable field changed,
+// -4 version changed (conflict), -3 invalid session, checked in this order.
 var updateScript = redis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local f = redis.call('HMGET', KEYS[1], 'iss', 'sub', 'sid', 'ux', 'sx')
+local f = redis.call('HMGET', KEYS[1], 'iss', 'sub', 'sid', 'ver')
 if f[1] ~= ARGV[2] or f[2] ~= ARGV[3] or f[3] ~= ARGV[4] then return -2 end
-if ARGV[5] == '0' then return -3 end
-local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)
-redis.call('HSET', KEYS[1], 'data', ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+if f[4] ~= ARGV[5] then return -4 end
+if ARGV[7] == '0' then return -3 end
+if not KEYS[2] then return redis.error_reply('record key not in its subject slot') end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'ver', ARGV[6])
+redis.call('PEXPIREAT', KEYS[1], ARGV[7])
 local now = now_ms()
-if f[4] then extend(f[4], ARGV[5], now) end
-if f[5] and f[5] ~= '' then extend(f[5], ARGV[5], now) end
-return ver
+extend(KEYS[2], ARGV[7], now)
+if KEYS[3] then extend(KEYS[3], ARGV[7], now) end
+return 1
 `)
 
 // deleteScript removes one record and its index entries.

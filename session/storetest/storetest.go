@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite for implementations of
 // [session.Store]: run [Run] from a test of any store to check the whole
 // contract — round trips, copies, expiry, the logout indexes and their
-// counts, no resurrection by Update, and concurrent use.
+// counts, no resurrection by Update, Update's version check and the order
+// of its refusals, and concurrent use.
 //
 // It imports testing, so only tests should import it.
 package storetest
@@ -34,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	}{
 		{"CreateSetsID", testCreateSetsID},
 		{"CreateRefusesPresetID", testCreateRefusesPresetID},
+		{"CreateRefusesInvalid", testCreateRefusesInvalid},
 		{"GetRoundTrip", testGetRoundTrip},
 		{"GetRoundTripMinimal", testGetRoundTripMinimal},
 		{"GetReturnsCopy", testGetReturnsCopy},
@@ -42,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"GetUnknown", testGetUnknown},
 		{"Update", testUpdate},
 		{"UpdateImmutable", testUpdateImmutable},
+		{"UpdateConflict", testUpdateConflict},
+		{"UpdateRefusalOrder", testUpdateRefusalOrder},
 		{"UpdateAfterDelete", testUpdateAfterDelete},
 		{"UpdateAfterDeleteBySID", testUpdateAfterDeleteBySID},
 		{"UpdateAfterDeleteBySubject", testUpdateAfterDeleteBySubject},
@@ -53,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"IndexesAfterUpdate", testIndexesAfterUpdate},
 		{"Expiry", testExpiry},
 		{"ConcurrentUpdateAndLogout", testConcurrentUpdateAndLogout},
+		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ParallelCreate", testParallelCreate},
 	}
 	for _, tt := range tests {
@@ -187,6 +192,36 @@ func testCreateRefusesPresetID(t *testing.T, st session.Store) {
 	wantGone(t, st, preset, "Create refused it")
 	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 0 || err != nil {
 		t.Errorf("DeleteBySID after a refused Create = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testCreateRefusesInvalid(t *testing.T, st session.Store) {
+	for _, c := range []struct {
+		name string
+		set  func(*session.Session)
+	}{
+		{"no Issuer", func(s *session.Session) { s.Issuer = "" }},
+		{"no Subject", func(s *session.Session) { s.Subject = "" }},
+		{"zero Expiry", func(s *session.Session) { s.Expiry = time.Time{} }},
+		{"Claims not JSON", func(s *session.Session) { s.Claims = json.RawMessage(`{"sub":`) }},
+	} {
+		s := newSession(issuerA, "alice", "sid1")
+		c.set(s)
+		if err := st.Create(t.Context(), s); !errors.Is(err, session.ErrInvalidSession) {
+			t.Errorf("Create with %s = %v, want ErrInvalidSession", c.name, err)
+		}
+		if s.ID != "" {
+			t.Errorf("refused Create with %s set an ID", c.name)
+		}
+	}
+	if err := st.Create(t.Context(), nil); !errors.Is(err, session.ErrInvalidSession) {
+		t.Errorf("Create(nil) = %v, want ErrInvalidSession", err)
+	}
+	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 0 || err != nil {
+		t.Errorf("DeleteBySID after refused Creates = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := st.DeleteBySubject(t.Context(), issuerA, "alice"); n != 0 || err != nil {
+		t.Errorf("DeleteBySubject after refused Creates = %d, %v; want 0, nil", n, err)
 	}
 }
 
@@ -344,6 +379,144 @@ func testUpdateImmutable(t *testing.T, st session.Store) {
 	}
 	if n, err := st.DeleteBySID(t.Context(), issuerA, "sid1"); n != 1 || err != nil {
 		t.Errorf("DeleteBySID after refused Updates = %d, %v; want 1, nil", n, err)
+	}
+}
+
+// testUpdateConflict updates one session through two copies read at the
+// same version: the second Update is refused and the first one's data
+// stays; after a re-read, Updates work again.
+func testUpdateConflict(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	first := get(t, st, s.ID)
+	second := get(t, st, s.ID)
+
+	first.AccessToken = "at-first"
+	first.RefreshToken = "rt-first"
+	first.Claims = json.RawMessage(`{"sub":"alice","by":"first"}`)
+	first.Expiry = first.Expiry.Add(time.Minute)
+	if err := st.Update(ctx, first); err != nil {
+		t.Fatalf("Update through the first copy: %v", err)
+	}
+	want := *first
+	want.Claims = bytes.Clone(first.Claims)
+
+	stale := second.Version
+	second.AccessToken = "at-second"
+	second.RefreshToken = "rt-second"
+	second.Claims = json.RawMessage(`{"sub":"alice","by":"second"}`)
+	second.Expiry = second.Expiry.Add(2 * time.Minute)
+	for i := range 2 {
+		if err := st.Update(ctx, second); !errors.Is(err, session.ErrConflict) {
+			t.Fatalf("Update #%d through the stale copy = %v, want ErrConflict", i+1, err)
+		}
+		if second.Version != stale {
+			t.Errorf("refused Update set Version %d, want %d (unchanged)", second.Version, stale)
+		}
+		if d := diff(get(t, st, s.ID), &want); d != "" {
+			t.Errorf("refused Update #%d changed the store: %s", i+1, d)
+		}
+	}
+
+	// A version ahead of the stored one is no better than one behind.
+	ahead := get(t, st, s.ID)
+	ahead.Version++
+	ahead.AccessToken = "at-ahead"
+	if err := st.Update(ctx, ahead); !errors.Is(err, session.ErrConflict) {
+		t.Errorf("Update with a version ahead of the store = %v, want ErrConflict", err)
+	}
+	if d := diff(get(t, st, s.ID), &want); d != "" {
+		t.Errorf("refused Update with a version ahead changed the store: %s", d)
+	}
+
+	// Re-read, decide again, update: that works.
+	again := get(t, st, s.ID)
+	if d := diff(again, &want); d != "" {
+		t.Errorf("re-read after the conflict: %s", d)
+	}
+	again.AccessToken = "at-again"
+	if err := st.Update(ctx, again); err != nil {
+		t.Fatalf("Update after a re-read: %v", err)
+	}
+	if again.Version != want.Version+1 {
+		t.Errorf("Update after a re-read set Version %d, want %d", again.Version, want.Version+1)
+	}
+	// Update wrote the new version back: the same copy updates again.
+	again.AccessToken = "at-again-2"
+	if err := st.Update(ctx, again); err != nil {
+		t.Fatalf("second Update through the same copy: %v", err)
+	}
+	if again.Version != want.Version+2 {
+		t.Errorf("second Update through the same copy set Version %d, want %d", again.Version, want.Version+2)
+	}
+	if d := diff(get(t, st, s.ID), again); d != "" {
+		t.Errorf("Get after the Updates: %s", d)
+	}
+	// The first copy is stale now.
+	if err := st.Update(ctx, first); !errors.Is(err, session.ErrConflict) {
+		t.Errorf("Update through the first copy after others = %v, want ErrConflict", err)
+	}
+	if n, err := st.DeleteBySID(ctx, issuerA, "sid1"); n != 1 || err != nil {
+		t.Errorf("DeleteBySID after conflicts = %d, %v; want 1, nil", n, err)
+	}
+}
+
+// testUpdateRefusalOrder gives Update sessions with several faults at once:
+// absence comes first, then a changed Issuer, Subject or SID, then a
+// changed version, then a session that cannot be stored.
+func testUpdateRefusalOrder(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	s := create(t, st, newSession(issuerA, "alice", "sid1"))
+	stale := get(t, st, s.ID)
+	current := get(t, st, s.ID)
+	current.AccessToken = "at-current"
+	if err := st.Update(ctx, current); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	want := get(t, st, s.ID)
+
+	invalid := func(u *session.Session) { u.Expiry = time.Time{} }
+	badClaims := func(u *session.Session) { u.Claims = json.RawMessage(`{"sub":`) }
+	for _, c := range []struct {
+		name string
+		from *session.Session
+		set  func(*session.Session)
+		want error
+	}{
+		{"changed SID, stale version, zero Expiry", stale, func(u *session.Session) { u.SID = "sid2"; invalid(u) }, session.ErrImmutable},
+		{"changed Subject, stale version", stale, func(u *session.Session) { u.Subject = "mallory" }, session.ErrImmutable},
+		{"changed Issuer, current version, zero Expiry", current, func(u *session.Session) { u.Issuer = issuerB; invalid(u) }, session.ErrImmutable},
+		{"stale version, zero Expiry", stale, invalid, session.ErrConflict},
+		{"stale version, Claims not JSON", stale, badClaims, session.ErrConflict},
+		{"current version, zero Expiry", current, invalid, session.ErrInvalidSession},
+		{"current version, Claims not JSON", current, badClaims, session.ErrInvalidSession},
+	} {
+		u := *c.from
+		c.set(&u)
+		u.AccessToken = "changed"
+		if err := st.Update(ctx, &u); !errors.Is(err, c.want) {
+			t.Errorf("Update with %s = %v, want %v", c.name, err, c.want)
+		}
+		if u.Version != c.from.Version {
+			t.Errorf("refused Update with %s set Version %d, want %d", c.name, u.Version, c.from.Version)
+		}
+		if d := diff(get(t, st, s.ID), want); d != "" {
+			t.Errorf("refused Update with %s changed the store: %s", c.name, d)
+		}
+	}
+
+	if err := st.Delete(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	u := *stale
+	u.SID = "sid2"
+	u.Expiry = time.Time{}
+	if err := st.Update(ctx, &u); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Update of a deleted session with a changed SID, a stale version and a zero Expiry = %v, want ErrNotFound", err)
+	}
+	wantGone(t, st, s.ID, "refused Updates of a deleted session")
+	if n, err := st.DeleteBySubject(ctx, issuerA, "alice"); n != 0 || err != nil {
+		t.Errorf("DeleteBySubject after refused Updates of a deleted session = %d, %v; want 0, nil", n, err)
 	}
 }
 
@@ -634,6 +807,66 @@ func testConcurrentUpdateAndLogout(t *testing.T, st session.Store) {
 		if err := st.Update(ctx, held); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("round %d: Update after the race = %v, want ErrNotFound", round, err)
 		}
+	}
+}
+
+// testConcurrentUpdates runs read-modify-update loops on one session from
+// several goroutines, each retrying on ErrConflict: no update is lost, and
+// the version counts every one of them.
+func testConcurrentUpdates(t *testing.T, st session.Store) {
+	const goroutines, each = 8, 10
+	ctx := t.Context()
+	s := newSession(issuerA, "alice", "sid1")
+	s.AccessToken = "0"
+	create(t, st, s)
+	v0 := s.Version
+	var wg sync.WaitGroup
+	errs := make([]error, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(10 * time.Second)
+			for done := 0; done < each; {
+				if time.Now().After(deadline) {
+					errs[g] = fmt.Errorf("%d of %d increments after 10s", done, each)
+					return
+				}
+				u, err := st.Get(ctx, s.ID)
+				if err != nil {
+					errs[g] = err
+					return
+				}
+				var n int
+				if _, err := fmt.Sscan(u.AccessToken, &n); err != nil {
+					errs[g] = fmt.Errorf("AccessToken %q: %v", u.AccessToken, err)
+					return
+				}
+				u.AccessToken = fmt.Sprint(n + 1)
+				switch err := st.Update(ctx, u); {
+				case errors.Is(err, session.ErrConflict):
+					// another goroutine came first: read again
+				case err != nil:
+					errs[g] = err
+					return
+				default:
+					done++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for g, err := range errs {
+		if err != nil {
+			t.Fatalf("goroutine %d: %v", g, err)
+		}
+	}
+	got := get(t, st, s.ID)
+	if want := fmt.Sprint(goroutines * each); got.AccessToken != want {
+		t.Errorf("counter = %s after %d increments: updates were lost", got.AccessToken, goroutines*each)
+	}
+	if want := v0 + goroutines*each; got.Version != want {
+		t.Errorf("Version = %d, want %d", got.Version, want)
 	}
 }
 
