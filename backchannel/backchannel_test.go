@@ -1,10 +1,13 @@
 package backchannel_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -421,5 +424,50 @@ func TestReplayWithinALargeLeeway(t *testing.T) {
 	}
 	if !r.alive(t, id) {
 		t.Fatal("a replayed token ended a session")
+	}
+}
+
+// TestKeysUnavailable: when the provider's keys cannot be fetched, the
+// token is not judged: 503, so the provider retries.
+func TestKeysUnavailable(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	id := r.add(t, "alice", "sid-1")
+	r.p.SetResponseHook("jwks", func(resp *oidctest.Response) { resp.Status, resp.Raw = 503, []byte("down") })
+	if a := r.post(t, oidctest.LogoutTokenOptions{SID: "sid-1"}); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("keys unavailable: %d %v", a.status, a.body)
+	}
+	if !r.alive(t, id) {
+		t.Fatal("session ended without a verified token")
+	}
+}
+
+// TestContentTypeAndLengthChecked: a form body under another content type
+// is refused, and an announced oversized body is refused before it is read.
+func TestContentTypeAndLengthChecked(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	id := r.add(t, "alice", "sid-1")
+	raw, _ := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"})
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", r.uri, strings.NewReader("logout_token="+raw))
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := read(t, resp); a.status != http.StatusBadRequest || !r.alive(t, id) {
+		t.Fatalf("text/plain body: %d", a.status)
+	}
+
+	// Announce a huge body but send nothing: the answer must come from the
+	// Content-Length alone, without waiting for the body.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(r.uri, "/backchannel-logout"), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /backchannel-logout HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000000\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(line, "413") {
+		t.Fatalf("oversized announcement: %q %v", line, err)
 	}
 }

@@ -169,7 +169,7 @@ func (a *app) handler() (http.Handler, error) {
 		return nil, err
 	}
 	mux.Handle("/backchannel-logout", bc)
-	fcfg := frontchannel.Config{Issuer: a.cfg.Issuer, Sessions: a.store, SessionID: a.mw.SessionID, Logger: a.log}
+	fcfg := frontchannel.Config{Issuer: a.cfg.Issuer, Sessions: a.store, Logger: a.log} // sid required: no cookie fallback
 	if a.dev != nil {
 		// The demo page that stands in for the provider's logout page is
 		// the app's own: let it frame the receiver too.
@@ -240,9 +240,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		if h.Get("Content-Security-Policy") == "" {
-			h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
-		}
+		// Handlers that need another policy (the front-channel receiver, the
+		// demo page framing it) replace this one.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
 		next.ServeHTTP(w, r)
 	})
 }
