@@ -120,6 +120,7 @@ func (p *Provider) issueCode(c Client, redirectURI string, q url.Values) (string
 	})
 	code := randomID()
 	p.mu.Lock()
+	p.sweepLocked()
 	p.codes[code] = &authCode{
 		grant:       grant{clientID: c.ID, subject: s.Subject, sid: s.SID, scope: strings.Join(scopes, " "), authTime: s.AuthTime},
 		redirectURI: redirectURI,

@@ -146,6 +146,7 @@ type Provider struct {
 	sessions       map[string]*session // by sid
 	userSessions   map[string]string   // subject -> sid
 	sessionSeq     uint64
+	lastSweep      time.Time
 	codes          map[string]*authCode
 	tokens         map[string]*tokenRecord // access and refresh tokens
 	jtis           map[string]time.Time    // client_id + "\x00" + jti -> exp
@@ -463,4 +464,32 @@ func cloneValues(v url.Values) url.Values {
 		c[k] = slices.Clone(vs)
 	}
 	return c
+}
+
+// sweepLocked forgets, at most once a minute, codes, tokens and assertion
+// IDs that can no longer be used, so that a long-running provider (the
+// embedded development provider of examples/webapp) does not grow without
+// bound. Codes are kept for a while after they expire, so that a replay
+// still revokes what they issued. p.mu must be held.
+func (p *Provider) sweepLocked() {
+	now := p.cfg.Now()
+	if now.Sub(p.lastSweep) < time.Minute {
+		return
+	}
+	p.lastSweep = now
+	for k, ac := range p.codes {
+		if now.After(ac.expires.Add(codeTTL)) {
+			delete(p.codes, k)
+		}
+	}
+	for k, t := range p.tokens {
+		if !t.exp.IsZero() && now.After(t.exp) {
+			delete(p.tokens, k)
+		}
+	}
+	for k, exp := range p.jtis {
+		if now.After(exp) {
+			delete(p.jtis, k)
+		}
+	}
 }

@@ -438,3 +438,18 @@ func TestRouting(t *testing.T) {
 		t.Errorf("repeated parameter: %d %v", status, body)
 	}
 }
+
+// TestSweep: a long-running provider forgets codes and tokens that can no
+// longer be used.
+func TestSweep(t *testing.T) {
+	clk := newClock()
+	p := oidctest.Start(t, oidctest.Config{Now: clk.Now, AccessTokenTTL: time.Minute})
+	for range 3 {
+		authorize(t, p, oidctest.DefaultClientID)
+	}
+	clk.Advance(2 * time.Hour)
+	authorize(t, p, oidctest.DefaultClientID) // sweeps
+	if n := oidctest.Pending(p); n != 1 {
+		t.Fatalf("%d codes and tokens kept after the sweep, want 1 (the new code)", n)
+	}
+}
