@@ -37,7 +37,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /backchannel-logout", h)
+	mux.Handle("/backchannel-logout", h) // method-less: the handler answers 405 itself
 	app := httptest.NewServer(mux)
 	defer app.Close()
 

@@ -59,7 +59,7 @@ func newInstance(t *testing.T, sc stackConfig) *instance {
 	mux := http.NewServeMux()
 	mux.Handle("/login", m.Routes())
 	mux.Handle("/callback", m.Routes())
-	mux.Handle("POST /backchannel-logout", bc)
+	mux.Handle("/backchannel-logout", bc) // method-less: the handler answers 405 itself
 	mux.Handle("GET /me", m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := middleware.SessionFromContext(r.Context())
 		w.Write([]byte(s.Subject))
@@ -135,47 +135,59 @@ func TestLogoutRacingRequests(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	var loggedOut atomic.Int64 // when the logout returned, in ns since start
-	start := time.Now()
-	var violations atomic.Int32
-	var served atomic.Int32
+	// Eight clients send /me in a loop. The logout waits until some
+	// requests were served as the session; afterwards the test waits until
+	// enough requests that started after the logout returned have
+	// completed, and none of them may have been served.
+	const servedBefore, checkedAfter = 16, 64
+	var loggedOut atomic.Bool // set once the logout has returned
+	var served, after, violations atomic.Int32
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer halt()
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				began := time.Since(start).Nanoseconds()
+				startedAfter := loggedOut.Load()
 				code := me()
 				if code == 200 {
 					served.Add(1)
 				}
-				if done := loggedOut.Load(); done != 0 && began > done && code == 200 {
-					violations.Add(1)
+				if startedAfter {
+					if code == 200 {
+						violations.Add(1)
+					}
+					after.Add(1)
 				}
 			}
-		}()
+		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	waitFor := func(what string, n int32, counter *atomic.Int32) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); counter.Load() < n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				halt()
+				t.Fatalf("only %d %s within 10s, want %d", counter.Load(), what, n)
+			}
+		}
+	}
+	waitFor("requests served before the logout", servedBefore, &served)
 	res, err := p.BackchannelLogout(t.Context(), sid)
 	if err != nil || len(res) != 1 || res[0].Status != 200 {
+		halt()
 		t.Fatalf("back-channel logout: %+v, %v", res, err)
 	}
-	loggedOut.Store(time.Since(start).Nanoseconds())
-	time.Sleep(50 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if served.Load() == 0 {
-		t.Fatal("no request was served before the logout: the test proves nothing")
-	}
+	loggedOut.Store(true)
+	waitFor("requests started after the logout completed", checkedAfter, &after)
+	halt()
 	if n := violations.Load(); n != 0 {
-		t.Fatalf("%d requests started after the logout were served as the session", n)
+		t.Fatalf("%d of %d requests started after the logout were served as the session", n, after.Load())
 	}
 }
 

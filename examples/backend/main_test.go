@@ -257,10 +257,6 @@ func TestInvalidLogoutTokens(t *testing.T) {
 	p, _, base := startWithProvider(t)
 	a := createSession(t, base, "alice", "A")
 	b := createSession(t, base, "alice", "B")
-	foreign, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 
 	for _, tc := range []struct {
@@ -278,7 +274,6 @@ func TestInvalidLogoutTokens(t *testing.T) {
 		}},
 		{"alg none", "algorithm", func(m *oidctest.Mint) { m.Header = map[string]any{"alg": "none"} }},
 		{"HS256 with the client secret", "algorithm", func(m *oidctest.Mint) { m.Header["alg"] = "HS256" }},
-		{"key not in the JWKS", "signature", func(m *oidctest.Mint) { m.Header["alg"], m.Key = "ES256", foreign }},
 		{"typ of an access token", "type", func(m *oidctest.Mint) { m.Header["typ"] = "at+jwt" }},
 		{"nonce", "nonce", func(m *oidctest.Mint) { m.Claims["nonce"] = "n-0S6_WzA2Mj" }},
 		{"no events", "event", func(m *oidctest.Mint) { delete(m.Claims, "events") }},
@@ -325,6 +320,43 @@ func TestInvalidLogoutTokens(t *testing.T) {
 		}
 	}
 	wantSessions(t, base, a, b)
+}
+
+// TestLogoutTokenOfUnknownKey: a token no key of the provider verifies.
+// The first one makes the service fetch the provider's keys and is refused
+// (400, signature). The next, moments later, finds the keys fetched too
+// recently to fetch them again (rp.Config.JWKSRefetchInterval): it may be
+// signed by a key rotated in meanwhile, so the provider is told to retry
+// (503 with Retry-After). Neither revokes anything.
+func TestLogoutTokenOfUnknownKey(t *testing.T) {
+	p, _, base := startWithProvider(t)
+	a := createSession(t, base, "alice", "A")
+	foreign, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) { m.Header["alg"], m.Key = "ES256", foreign })
+	defer p.SetTokenHook(oidctest.LogoutToken, nil)
+	for _, want := range []struct {
+		status             int
+		error, description string
+		retryAfter         bool
+	}{
+		{http.StatusBadRequest, "invalid_request", "signature", false},
+		{http.StatusServiceUnavailable, "temporarily_unavailable", "rate-limited", true},
+	} {
+		r := postLogout(t, p, base, oidctest.LogoutTokenOptions{Subject: "alice", SID: "A"})
+		var e struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		json.Unmarshal([]byte(r.body), &e)
+		if r.status != want.status || e.Error != want.error || !strings.Contains(e.Description, want.description) ||
+			r.header.Get("Cache-Control") != "no-store" || (r.header.Get("Retry-After") != "") != want.retryAfter {
+			t.Fatalf("%d %v %s, want %d %s", r.status, r.header, r.body, want.status, want.description)
+		}
+		wantSessions(t, base, a)
+	}
 }
 
 // TestReplayedLogoutToken: the same token a second time is refused, and a
@@ -458,46 +490,106 @@ func TestDevLogout(t *testing.T) {
 	}
 }
 
-// TestRunWithNoEnv runs the program with an empty environment on its
-// default port, 8081 (skipped when that port is taken), and stops it.
-func TestRunWithNoEnv(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, discard(), func(string) string { return "" }) }()
-	const base = "http://127.0.0.1:8081"
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		select {
-		case err := <-done:
-			if errors.Is(err, syscall.EADDRINUSE) {
-				t.Skipf("port 8081 is taken: %v", err)
-			}
-			t.Fatalf("run returned early: %v", err)
-		default:
+// TestBackchannelLogoutOtherMethods: the back-channel endpoint answers
+// other methods itself — 405 with Allow: POST, no-store and the
+// specification's JSON error — not with ServeMux's plain-text 405.
+func TestBackchannelLogoutOtherMethods(t *testing.T) {
+	_, _, base := startWithProvider(t)
+	for _, method := range []string{"GET", "PUT", "DELETE"} {
+		r := do(t, method, base+"/backchannel-logout", "", "")
+		var e struct {
+			Error string `json:"error"`
 		}
-		if resp, err := httpClient.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
+		json.Unmarshal([]byte(r.body), &e)
+		if r.status != http.StatusMethodNotAllowed || r.header.Get("Cache-Control") != "no-store" ||
+			r.header.Get("Allow") != http.MethodPost || r.header.Get("Content-Type") != "application/json" ||
+			e.Error != "invalid_request" {
+			t.Errorf("%s /backchannel-logout: %d %v %s", method, r.status, r.header, r.body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the service did not come up")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestRun runs the program as main does, with the development provider, on
+// a free loopback port (APP_URL; the defaults are TestConfigFromEnv's),
+// uses it and stops it through its context.
+func TestRun(t *testing.T) {
+	base, stop := startRun(t)
 	createSession(t, base, "alice", "A")
 	b := createSession(t, base, "alice", "B")
 	if r := do(t, "POST", base+"/dev/logout?sid=A", "", ""); r.status != http.StatusOK {
 		t.Fatalf("/dev/logout: %d %s", r.status, r.body)
 	}
 	wantSessions(t, base, b)
-	cancel()
-	select {
-	case err := <-done:
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startRun starts run with only APP_URL set, on a loopback port that was
+// free a moment before, and returns its base URL once /healthz answers, and
+// stop, which ends run's context and returns its error (also called when
+// the test ends). run listens on the port itself, so another process may
+// take it in between: run then fails with EADDRINUSE and startRun tries
+// another port.
+func startRun(t *testing.T) (base string, stop func() error) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("run after shutdown: %v", err)
+			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after its context ended")
+		base = "http://" + ln.Addr().String()
+		ln.Close()
+		env := map[string]string{"APP_URL": base}
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { errc <- run(ctx, discard(), func(k string) string { return env[k] }) }()
+		err = waitHealthy(base, errc, 10*time.Second)
+		if err == nil {
+			stop = sync.OnceValue(func() error {
+				cancel()
+				select {
+				case err := <-errc:
+					if err != nil {
+						return fmt.Errorf("run after shutdown: %w", err)
+					}
+					return nil
+				case <-time.After(10 * time.Second):
+					return errors.New("run did not return after its context ended")
+				}
+			})
+			t.Cleanup(func() { stop() })
+			return base, stop
+		}
+		cancel()
+		if errors.Is(err, syscall.EADDRINUSE) && attempt < 5 {
+			t.Logf("%s was taken meanwhile (%v); trying another port", base, err)
+			continue
+		}
+		t.Fatalf("run on %s: %v", base, err)
+	}
+}
+
+// waitHealthy polls base/healthz until it answers 200, run (errc) returns
+// or timeout passes. Each poll gives up after a second: should another
+// process hold the port, it may accept and never answer.
+func waitHealthy(base string, errc <-chan error, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("run returned early: %w", err)
+		default:
+		}
+		if resp, err := client.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("/healthz did not answer within %s", timeout)
+		}
 	}
 }
 

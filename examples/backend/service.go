@@ -105,7 +105,10 @@ func (s *service) onLogout(ctx context.Context, t *rp.LogoutToken) error {
 // handler returns the service's routes.
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /backchannel-logout", s.logout)
+	// Method-less: the handler answers other methods itself (405 with
+	// Allow and Cache-Control: no-store), where a "POST /backchannel-logout"
+	// pattern would leave them to ServeMux's plain-text 405.
+	mux.Handle("/backchannel-logout", s.logout)
 	mux.HandleFunc("POST /sessions", s.createSession)
 	mux.HandleFunc("GET /sessions", s.listSessions)
 	mux.HandleFunc("GET /sessions/{id}", s.getSession)

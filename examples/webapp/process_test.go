@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -44,46 +45,105 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 })
 
 // startProcess runs the webapp binary with env on a free loopback port and
-// returns its base URL once /healthz answers.
+// returns its base URL once /healthz answers; the process is killed when
+// the test ends.
+//
+// The port is found by listening on port 0 and closing the listener; the
+// child then listens on it itself, so another process may take it in
+// between. The child then exits with "address already in use", and
+// startProcess tries again on another port.
 func startProcess(t *testing.T, env map[string]string) string {
 	t.Helper()
 	bin, err := buildOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
+	for attempt := 1; ; attempt++ {
+		base, out, err := tryStartProcess(t, bin, env)
+		if err == nil {
+			return base
+		}
+		if strings.Contains(out, "address already in use") && attempt < 5 {
+			t.Logf("webapp at %s: the port was taken meanwhile; trying another", base)
+			continue
+		}
+		t.Fatalf("webapp at %s: %v; it said:\n%s", base, err, out)
+	}
+}
+
+// tryStartProcess starts the webapp on a port that was free a moment ago.
+// On failure the process has exited or been killed, and out is what it
+// said.
+func tryStartProcess(t *testing.T, bin string, env map[string]string) (base, out string, err error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String()
+	base = "http://" + ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "APP_URL="+base)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var log syncBuffer // written by the process's output copiers while read here
+	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
 		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("webapp at %s said:\n%s", base, out.String())
+		<-exited
+	}
+	client := &http.Client{Timeout: time.Second}
+	healthy := func() bool {
+		resp, err := client.Get(base + "/healthz")
+		if err != nil {
+			return false
 		}
-	})
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base
-			}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	for deadline := time.Now().Add(15 * time.Second); !healthy(); time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			return base, log.String(), fmt.Errorf("exited before /healthz answered (%v)", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return base, log.String(), errors.New("never became healthy")
 		}
 	}
-	t.Fatalf("webapp at %s never became healthy:\n%s", base, out.String())
-	return ""
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("webapp at %s said:\n%s", base, log.String())
+		}
+	})
+	return base, "", nil
+}
+
+// syncBuffer is a bytes.Buffer for a child's output: exec copies into it
+// from its own goroutines while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestTwoProcessesOnRedis: two webapp processes with SESSION_STORE=redis

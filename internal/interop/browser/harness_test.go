@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -405,14 +406,30 @@ func runScenario(t *testing.T, node string, cfg scenarioConfig) *scenarioResult 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The script's temporary files (the Chromium profiles, playwright's
+	// artifacts, Chromium's own) go to tmp, removed whatever happened.
+	tmp, err := os.MkdirTemp("", "rpkit-scenario-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removeTemp(t, tmp)
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "scenario.mjs", string(in))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	// node leads a process group of its own; on timeout, killScenario
+	// kills it with the browsers it started. (On its own exit, playwright
+	// kills them and removes its temporary directories itself.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killScenario(cmd.Process.Pid) }
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		runErr = fmt.Errorf("timed out after %s: %v", scenarioTimeout, runErr)
+	}
 	t.Logf("scenario %s: node scenario.mjs ran %s", cfg.Scenario, time.Since(start).Round(time.Millisecond))
 	var res scenarioResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
@@ -510,4 +527,59 @@ func (r *scenarioResult) me(t *testing.T, name string) meJSON {
 		t.Fatalf("%s: GET /me: %v: %s", name, err, f.Body)
 	}
 	return m
+}
+
+// killScenario kills node (pid), the leader of its own process group, and
+// the browsers it started. playwright starts Chromium detached, as the
+// leader of another process group, which killing node's group does not
+// reach: the groups of node's children that lead one are killed too,
+// found in /proc (Linux; elsewhere Chromium still quits once node's end of
+// its DevTools pipe closes). It runs while node is alive: its children are
+// still its children.
+func killScenario(pid int) error {
+	for _, child := range childPIDs(pid) {
+		if pgid, err := syscall.Getpgid(child); err == nil && pgid == child {
+			syscall.Kill(-child, syscall.SIGKILL)
+		}
+	}
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	return nil
+}
+
+// childPIDs returns the children of pid from /proc/PID/task/*/children;
+// none where there is no such file.
+func childPIDs(pid int) []int {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(field); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// removeTemp removes dir, trying again for a moment while processes killed
+// an instant ago may still be writing into it.
+func removeTemp(t *testing.T, dir string) {
+	t.Helper()
+	var err error
+	for range 20 {
+		if err = os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("removing the scenario's temporary directory: %v", err)
 }
