@@ -34,74 +34,12 @@
 //   refresh_token grant.
 // - Front-channel logout does not exist in v9 (removed in v7); see
 //   provider-legacy.mjs (6.31.1) for it.
-import crypto from 'node:crypto';
-import http from 'node:http';
-
 import Provider from 'oidc-provider';
 
+import { account, cookieKeys, emit, reportEvents, setup } from './common.mjs';
+
 const env = process.env;
-
-function emit(event, fields = {}) {
-  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
-}
-
-// stdout is for the JSON lines only: oidc-provider's notices (console.info)
-// and anything else logged go to stderr.
-console.info = console.error; // eslint-disable-line no-console
-console.log = console.error; // eslint-disable-line no-console
-
-if (!env.REDIRECT_URI) {
-  process.stderr.write('provider.mjs: REDIRECT_URI is required\n');
-  process.exit(2);
-}
-if (env.EXIT_ON_STDIN_CLOSE === '1') {
-  process.stdin.on('end', () => process.exit(0));
-  process.stdin.on('error', () => process.exit(0));
-  process.stdin.resume();
-}
-process.on('SIGTERM', () => process.exit(0));
-process.on('SIGINT', () => process.exit(0));
-
-const server = http.createServer();
-await new Promise((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(Number(env.ISSUER_PORT || 0), '127.0.0.1', resolve);
-});
-const issuer = `http://127.0.0.1:${server.address().port}`;
-
-// A signing key made for this run: nothing outlives the process.
-const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signingKey = {
-  ...privateKey.export({ format: 'jwk' }),
-  kid: `interop-${crypto.randomBytes(6).toString('hex')}`,
-  use: 'sig',
-  alg: 'RS256',
-};
-
-const client = {
-  client_id: env.CLIENT_ID || 'rpkit-interop',
-  client_secret: env.CLIENT_SECRET || crypto.randomBytes(32).toString('base64url'),
-  redirect_uris: [env.REDIRECT_URI],
-  response_types: ['code'],
-  grant_types: ['authorization_code', 'refresh_token'],
-  token_endpoint_auth_method: 'client_secret_basic',
-};
-if (env.POST_LOGOUT_REDIRECT_URI) {
-  client.post_logout_redirect_uris = [env.POST_LOGOUT_REDIRECT_URI];
-}
-if (env.BACKCHANNEL_LOGOUT_URI) {
-  client.backchannel_logout_uri = env.BACKCHANNEL_LOGOUT_URI;
-  client.backchannel_logout_session_required = true;
-}
-
-const alice = {
-  sub: 'alice',
-  name: 'Alice Example',
-  given_name: 'Alice',
-  family_name: 'Example',
-  email: 'alice@example.com',
-  email_verified: true,
-};
+const { server, issuer, signingKey, client } = await setup('provider.mjs');
 
 const configuration = {
   clients: [client],
@@ -114,20 +52,9 @@ const configuration = {
       interaction: 'op_interaction',
       resume: 'op_interaction_resume',
     },
-    keys: [crypto.randomBytes(32).toString('base64url')],
+    keys: cookieKeys,
   },
-  scopes: ['openid', 'offline_access', 'profile', 'email'],
-  claims: {
-    openid: ['sub'],
-    profile: ['name', 'given_name', 'family_name'],
-    email: ['email', 'email_verified'],
-  },
-  async findAccount(ctx, sub) {
-    if (sub !== alice.sub) {
-      return undefined;
-    }
-    return { accountId: sub, async claims() { return { ...alice }; } };
-  },
+  ...account,
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
@@ -155,33 +82,7 @@ const configuration = {
 };
 
 const provider = new Provider(issuer, configuration);
-
-function clientID(client) {
-  return client ? client.clientId : undefined;
-}
-function message(err) {
-  if (!err) return undefined;
-  const cause = err.cause ? ` (${err.cause.message || err.cause})` : '';
-  const desc = err.error_description ? `: ${err.error_description}` : '';
-  return `${err.message}${desc}${cause}`;
-}
-
-provider.on('backchannel.success', (ctx, c, accountId, sid) => {
-  emit('backchannel.success', { client_id: clientID(c), sub: accountId, sid });
-});
-provider.on('backchannel.error', (ctx, err, c, accountId, sid) => {
-  emit('backchannel.error', { error: message(err), client_id: clientID(c), sub: accountId, sid });
-});
-provider.on('grant.success', (ctx) => {
-  emit('grant.success', { grant_type: ctx.oidc.params?.grant_type });
-});
-provider.on('end_session.success', () => emit('end_session.success'));
-provider.on('grant.revoked', (ctx) => emit('grant.revoked', { route: ctx && ctx.oidc && ctx.oidc.route }));
-for (const name of ['authorization.error', 'grant.error', 'end_session.error', 'revocation.error',
-  'userinfo.error', 'introspection.error', 'discovery.error', 'jwks.error']) {
-  provider.on(name, (ctx, err) => emit(name, { error: message(err) }));
-}
-provider.on('server_error', (ctx, err) => emit('server_error', { error: message(err), stack: err?.stack }));
+reportEvents(provider);
 
 server.on('request', provider.callback());
 emit('ready', { issuer, client_id: client.client_id, kid: signingKey.kid, version: 'oidc-provider 9' });
