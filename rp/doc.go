@@ -19,6 +19,8 @@
 //   - [Client.UserInfo], [Client.Revoke] (RFC 7009) and [Client.Introspect]
 //     (RFC 7662) talk to the provider's other endpoints.
 //   - [Client.EndSessionURL] builds the RP-Initiated Logout 1.0 redirect.
+//   - [Client.VerifyLogoutToken] checks a Back-Channel Logout 1.0 logout
+//     token with the same key set and algorithm policy as ID tokens.
 //
 // Every failed check returns an error that wraps a sentinel naming the check
 // (for example [ErrNonceMismatch] or [ErrAudience]), so callers branch with
