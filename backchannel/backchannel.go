@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,14 +117,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, err := h.cfg.Verifier.VerifyLogoutToken(ctx, raw)
 	if err != nil {
 		status := http.StatusBadRequest
-		switch {
-		case errors.Is(err, rp.ErrKeyRefetchLimited):
-			// Maybe a token signed by a key rotated in moments ago: the
-			// provider retries once the keys may be fetched again.
-			w.Header().Set("Retry-After", "10")
+		if errors.Is(err, rp.ErrKeyRefetchLimited) || errors.Is(err, rp.ErrProviderUnavailable) || ctx.Err() != nil {
+			// The keys could not be fetched (now): maybe a token signed by
+			// a key rotated in moments ago. The provider retries, after
+			// the instant the verifier gives when it gives one.
+			if secs, ok := rp.RetryAfterSeconds(err); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+			}
 			status = http.StatusServiceUnavailable
-		case errors.Is(err, rp.ErrProviderUnavailable) || ctx.Err() != nil:
-			status = http.StatusServiceUnavailable // the keys could not be fetched: retry later
 		}
 		h.refuse(w, r, status, err)
 		return

@@ -211,6 +211,9 @@ func TestReplayRefused(t *testing.T) {
 	}
 }
 
+// TestRotatedKeyAccepted: a token signed by a key the provider rotated in
+// after the receiver cached its keys ends the session at once: the unknown
+// kid is fetched at once, not after a cooldown.
 func TestRotatedKeyAccepted(t *testing.T) {
 	r := newReceiver(t, nil, nil, nil)
 	id := r.add(t, "alice", "sid-1")
@@ -218,44 +221,101 @@ func TestRotatedKeyAccepted(t *testing.T) {
 		t.Fatal("first token") // caches the JWKS
 	}
 	r.p.RotateKeys(false)
+	if a := r.post(t, oidctest.LogoutTokenOptions{SID: "sid-1"}); a.status != http.StatusOK {
+		t.Fatalf("rotated key: %d %v", a.status, a.body)
+	}
+	if r.alive(t, id) {
+		t.Fatal("session not ended")
+	}
+	if n := r.p.Count("jwks"); n != 2 {
+		t.Fatalf("JWKS fetched %d times, want 2", n)
+	}
+}
+
+// TestKnownKidBadSignature: tokens naming the provider's key with a
+// signature it does not verify are invalid (400), every one of them, and
+// cost no JWKS request: they are not "retry later".
+func TestKnownKidBadSignature(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	id := r.add(t, "alice", "sid-1")
+	foreign := rsaKey(t)
+	r.p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) { m.Key = foreign })
+	for i := range 30 {
+		a := r.post(t, oidctest.LogoutTokenOptions{SID: "sid-1"})
+		if a.status != http.StatusBadRequest || a.body["error_description"] != "invalid token signature" || a.header.Get("Retry-After") != "" {
+			t.Fatalf("forged token %d: %d %v %v", i, a.status, a.header, a.body)
+		}
+	}
+	if n := r.p.Count("jwks"); n != 1 {
+		t.Fatalf("JWKS fetched %d times for 30 forged tokens, want 1", n)
+	}
+	if !r.alive(t, id) {
+		t.Fatal("a forged token ended the session")
+	}
+}
+
+// TestForgedKidsRateLimited: a flood of tokens naming unknown keys costs
+// the provider one JWKS request per interval. The first after the cache is
+// warm is refetched for and refused (400); the others, within the
+// interval, meet the cooldown: 503 with a Retry-After counted down to the
+// instant a refetch is allowed, since a genuine token signed by a
+// just-rotated key would too.
+func TestForgedKidsRateLimited(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	if a := r.post(t, oidctest.LogoutTokenOptions{SID: "other"}); a.status != http.StatusOK {
+		t.Fatal("first token") // caches the JWKS
+	}
+	foreign := rsaKey(t)
+	r.p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) { m.Key = foreign; m.Header["kid"] = "forged-" + m.Claims["jti"].(string) })
+	for i := range 30 {
+		if i == 10 {
+			r.clk.Advance(3500 * time.Millisecond)
+		}
+		a := r.post(t, oidctest.LogoutTokenOptions{SID: "s"})
+		wantRetry := map[bool]string{true: "10", false: "7"}[i < 10]
+		switch {
+		case i == 0 && (a.status != http.StatusBadRequest || a.body["error_description"] != "invalid token signature"):
+			t.Fatalf("first forged token: %d %v", a.status, a.body)
+		case i > 0 && (a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") != wantRetry):
+			t.Fatalf("forged token %d: %d %v, want 503 with Retry-After %s", i, a.status, a.header, wantRetry)
+		}
+	}
+	if n := r.p.Count("jwks"); n != 2 {
+		t.Fatalf("JWKS fetched %d times for 30 forged tokens, want 2", n)
+	}
+}
+
+// TestKeysUnavailable: when the provider's JWKS cannot be fetched the
+// receiver answers 503 with the verifier's back-off as Retry-After, and the
+// provider's retry after it ends the session.
+func TestKeysUnavailable(t *testing.T) {
+	r := newReceiver(t, nil, nil, nil)
+	id := r.add(t, "alice", "sid-1")
+	var fail atomic.Bool
+	fail.Store(true)
+	r.p.SetResponseHook("jwks", func(resp *oidctest.Response) {
+		if fail.Load() {
+			resp.Status = http.StatusInternalServerError
+		}
+	})
 	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Within the refetch interval the new key cannot be fetched yet: 503,
-	// so the provider retries — the token is not lost as "invalid".
-	if a := r.postRaw(t, raw); a.status != http.StatusServiceUnavailable {
-		t.Fatalf("rotated key within the refetch interval: %d %v", a.status, a.body)
+	if a := r.postRaw(t, raw); a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") != "1" ||
+		a.body["error"] != "temporarily_unavailable" {
+		t.Fatalf("JWKS down: %d %v %v", a.status, a.header, a.body)
 	}
-	r.clk.Advance(11 * time.Second)
+	if !r.alive(t, id) {
+		t.Fatal("session ended without a verified token")
+	}
+	fail.Store(false)
+	r.clk.Advance(time.Second)
 	if a := r.postRaw(t, raw); a.status != http.StatusOK {
 		t.Fatalf("the provider's retry: %d %v", a.status, a.body)
 	}
 	if r.alive(t, id) {
 		t.Fatal("session not ended")
-	}
-}
-
-// TestForgedKidsRateLimited: a flood of tokens naming unknown keys costs
-// the provider one JWKS request per interval.
-func TestForgedKidsRateLimited(t *testing.T) {
-	r := newReceiver(t, nil, nil, nil)
-	foreign := rsaKey(t)
-	r.p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) { m.Key = foreign; m.Header["kid"] = "forged-" + m.Claims["jti"].(string) })
-	for i := range 30 {
-		// The first one costs a fetch and fails its signature (400); the
-		// others meet the rate limit: 503 with Retry-After, since a
-		// genuine token signed by a just-rotated key would too.
-		a := r.post(t, oidctest.LogoutTokenOptions{SID: "s"})
-		switch {
-		case i == 0 && a.status != http.StatusBadRequest:
-			t.Fatalf("first forged token: %d", a.status)
-		case i > 0 && (a.status != http.StatusServiceUnavailable || a.header.Get("Retry-After") == ""):
-			t.Fatalf("forged token %d: %d %v", i, a.status, a.header)
-		}
-	}
-	if n := r.p.Count("jwks"); n != 1 {
-		t.Fatalf("JWKS fetched %d times for 30 forged tokens", n)
 	}
 }
 
@@ -424,20 +484,6 @@ func TestReplayWithinALargeLeeway(t *testing.T) {
 	}
 	if !r.alive(t, id) {
 		t.Fatal("a replayed token ended a session")
-	}
-}
-
-// TestKeysUnavailable: when the provider's keys cannot be fetched, the
-// token is not judged: 503, so the provider retries.
-func TestKeysUnavailable(t *testing.T) {
-	r := newReceiver(t, nil, nil, nil)
-	id := r.add(t, "alice", "sid-1")
-	r.p.SetResponseHook("jwks", func(resp *oidctest.Response) { resp.Status, resp.Raw = 503, []byte("down") })
-	if a := r.post(t, oidctest.LogoutTokenOptions{SID: "sid-1"}); a.status != http.StatusServiceUnavailable {
-		t.Fatalf("keys unavailable: %d %v", a.status, a.body)
-	}
-	if !r.alive(t, id) {
-		t.Fatal("session ended without a verified token")
 	}
 }
 

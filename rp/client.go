@@ -56,7 +56,7 @@ type Client struct {
 
 	http   *http.Client // plain requests (discovery, userinfo)
 	token  *http.Client // requests that carry client authentication
-	keys   oidc.KeySet  // provider's JWKS: cached, refetched on rotation, rate-limited
+	keys   *keySet      // the provider's JWKS (keyset.go)
 	oauth2 oauth2.Config
 }
 
@@ -92,6 +92,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.JWKSRefetchInterval == 0 {
 		cfg.JWKSRefetchInterval = defaultRefetchInterval
+	}
+	switch {
+	case cfg.JWKSMaxAge == 0:
+		cfg.JWKSMaxAge = defaultJWKSMaxAge
+	case cfg.JWKSMaxAge < 0:
+		return nil, fmt.Errorf("%w: JWKSMaxAge is negative", ErrConfig)
 	}
 
 	var meta Metadata
@@ -132,10 +138,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	// Credentials are added per hop by the transport: never follow a
 	// redirect with them; a 3xx is the provider's answer.
 	c.token.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	jwksClient := withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
-		return &jwksTransport{base: base, interval: cfg.JWKSRefetchInterval, now: cfg.Now}
-	})
-	c.keys = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), jwksClient), meta.JWKSURI)
+	c.keys = newKeySet(cfg.HTTPClient, meta.JWKSURI, cfg.Now, cfg.JWKSRefetchInterval, cfg.JWKSMaxAge)
 
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range cfg.Scopes {

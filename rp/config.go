@@ -58,14 +58,35 @@ type Config struct {
 	// LoginTimeout bounds the time from [Client.StartLogin] to
 	// [Client.Callback]. Zero: 10 minutes.
 	LoginTimeout time.Duration
-	// JWKSRefetchInterval is the minimum time between two fetches of the
-	// provider's JWKS. A token that no cached key verifies (an unknown key
-	// ID after a rotation, or a bad signature) triggers a refetch; since
-	// anyone can post a JWT to a back-channel logout endpoint, refetches are
-	// rate-limited so forged tokens cannot make the application hammer the
-	// provider. Within the interval such a token gets ErrKeyRefetchLimited.
-	// Zero: 10 seconds; negative: no limit.
+	// JWKSRefetchInterval is the cooldown between two refetches of the
+	// provider's JWKS for tokens naming an unknown key ID. The rules:
+	//
+	//   - A token whose kid is cached (or, without a kid, that fits the
+	//     cached keys of its alg) is verified with that key only: a bad
+	//     signature is ErrSignature and costs no fetch.
+	//   - The first token naming an unknown kid triggers one refetch at
+	//     once, shared by all concurrent callers; the initial fetch and
+	//     the JWKSMaxAge refreshes do not start the cooldown.
+	//   - Within the interval after an unknown-kid refetch, further unknown
+	//     kids get a *KeyRetryError wrapping ErrKeyRefetchLimited, carrying
+	//     when a refetch becomes possible: anyone can post a JWT to a
+	//     back-channel logout endpoint, and forged kids must not make the
+	//     application hammer the provider.
+	//   - A failed fetch keeps the cached keys serving; the next attempt
+	//     may come after a back-off of 1 s, doubling, capped at the
+	//     interval.
+	//
+	// Zero: 10 seconds; negative: no cooldown and no back-off.
 	JWKSRefetchInterval time.Duration
+	// JWKSMaxAge is how long a fetched JWKS is used before it is refetched,
+	// so that a key the provider withdrew (retired, compromised) stops
+	// verifying. The refetch happens in the background: no request waits
+	// for it, the old set serves until the new one arrives, and keeps
+	// serving while the provider cannot be reached. A shorter
+	// Cache-Control max-age from the provider is respected (counted as at
+	// least one minute), a longer one is not. Zero: 10 minutes; negative is
+	// an error.
+	JWKSMaxAge time.Duration
 
 	// AllowLogoutTokenWithoutExp accepts logout tokens without an "exp"
 	// claim, for older providers (oidc-provider 6.x sends none). Their age
@@ -117,6 +138,7 @@ const (
 	defaultClockSkew       = time.Minute
 	defaultLoginTimeout    = 10 * time.Minute
 	defaultRefetchInterval = 10 * time.Second
+	defaultJWKSMaxAge      = 10 * time.Minute
 	defaultHTTPTimeout     = 10 * time.Second
 	defaultLogoutMaxAge    = 2 * time.Minute
 	maxResponseBytes       = 1 << 20

@@ -28,8 +28,11 @@
 // with [errors.As]. When the provider cannot be reached the error wraps
 // [ErrProviderUnavailable].
 //
-// rp stands on github.com/coreos/go-oidc/v3 for key sets (JWKS fetching,
-// caching and rotation) and on golang.org/x/oauth2 for the authorization URL,
-// the code exchange and refresh; JWS parsing and signing come from go-jose.
+// rp stands on golang.org/x/oauth2 for the authorization URL, the code
+// exchange and refresh, and on go-jose for JWS and JWK parsing and
+// verification. The provider's key set is rp's own, on go-jose, because
+// go-oidc's RemoteKeySet refetches on any failed verification and never
+// lets a key expire: see Config.JWKSRefetchInterval and Config.JWKSMaxAge
+// for its rules, and [KeyRetryError] for what "try again later" carries.
 // Secrets and tokens are of type [Secret], which never prints its value.
 package rp

@@ -49,13 +49,16 @@ var (
 	// ErrAlgorithm reports a token signed with an algorithm outside the
 	// allow-list ("none" is never allowed, HMAC only when configured).
 	ErrAlgorithm = errors.New("rp: signing algorithm not allowed")
-	// ErrSignature reports a signature that no key of the provider's freshly
-	// fetched key set verifies (or, for HMAC, the client secret).
+	// ErrSignature reports a signature that the key the token names does
+	// not verify (or, for HMAC, the client secret), or a token naming a key
+	// that is not in the provider's key set even when fetched after the
+	// token arrived.
 	ErrSignature = errors.New("rp: invalid token signature")
-	// ErrKeyRefetchLimited reports that no cached key verified a token and
-	// the provider's JWKS had been fetched too recently to be fetched again
-	// (Config.JWKSRefetchInterval). The token may be genuine (signed by a
-	// key rotated in moments ago): answer "try again later", not "invalid".
+	// ErrKeyRefetchLimited reports a token naming a key ID that is not in
+	// the cached key set, when the set was refetched for an unknown key ID
+	// less than Config.JWKSRefetchInterval ago. The token may be genuine
+	// (signed by a key rotated in moments ago): answer "try again later",
+	// not "invalid". It comes inside a [*KeyRetryError] saying when.
 	ErrKeyRefetchLimited = errors.New("rp: JWKS refetch rate-limited")
 	// ErrIssuer reports an "iss" claim that is not exactly the issuer.
 	ErrIssuer = errors.New("rp: issuer mismatch")

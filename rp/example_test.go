@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rpkit/rpkit/oidctest"
 	"github.com/rpkit/rpkit/rp"
@@ -106,4 +107,17 @@ func ExampleClient_EndSessionURL() {
 	fmt.Println(strings.TrimPrefix(u, op.Issuer()))
 	// Output:
 	// /end_session?client_id=rpkit-test-client&id_token_hint=eyJ...&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2F&state=xyz
+}
+
+// A handler that answers "try again later" tells the sender when: the
+// instant the key set can be fetched again, in whole seconds.
+func ExampleRetryAfterSeconds() {
+	err := fmt.Errorf("verifying: %w", &rp.KeyRetryError{
+		RetryAfter: 6500 * time.Millisecond,
+		Err:        rp.ErrKeyRefetchLimited,
+	})
+	if secs, ok := rp.RetryAfterSeconds(err); ok {
+		fmt.Println("Retry-After:", secs, errors.Is(err, rp.ErrKeyRefetchLimited))
+	}
+	// Output: Retry-After: 7 true
 }

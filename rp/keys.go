@@ -4,63 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
-
-// jwksTransport carries the JWKS requests of go-oidc's RemoteKeySet, which
-// caches the provider's keys and refetches them when a token names an
-// unknown key ID (rotation). It adds what go-oidc leaves out: a minimum
-// interval between two fetches, since a back-channel logout endpoint accepts
-// JWTs from anyone and each forged kid would otherwise cost a request to the
-// provider; and a typed error when the provider cannot be reached.
-type jwksTransport struct {
-	base     http.RoundTripper
-	interval time.Duration // <= 0: no limit
-	now      func() time.Time
-
-	mu      sync.Mutex
-	fetched bool
-	last    time.Time
-}
-
-func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.interval > 0 {
-		t.mu.Lock()
-		now := t.now()
-		if t.fetched && now.Sub(t.last) < t.interval {
-			next := t.last.Add(t.interval)
-			t.mu.Unlock()
-			return nil, fmt.Errorf("%w until %s", ErrKeyRefetchLimited, next.UTC().Format(time.RFC3339))
-		}
-		t.fetched, t.last = true, now
-		t.mu.Unlock()
-	}
-	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		// A key set that cannot be fetched is not the token's fault.
-		resp.Body.Close()
-		return nil, fmt.Errorf("%w: JWKS answered HTTP %d", ErrProviderUnavailable, resp.StatusCode)
-	}
-	// go-oidc reads the whole body: bound it (a longer key set fails to
-	// parse rather than exhaust memory).
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.LimitReader(resp.Body, maxResponseBytes), resp.Body}
-	return resp, nil
-}
 
 // verifyJWS checks a compact JWS: size, algorithm against the allow-list
 // and signature (HMAC with the client secret, anything else with the
@@ -72,33 +21,37 @@ func (c *Client) verifyJWS(ctx context.Context, raw string) ([]byte, jose.Header
 	if len(raw) > maxTokenBytes {
 		return nil, jose.Header{}, fmt.Errorf("%w: longer than %d bytes", ErrMalformedToken, maxTokenBytes)
 	}
-	alg, err := peekAlg(raw)
+	// One parse, with every algorithm rp knows; the allow-list is checked
+	// on go-jose's reading of the header. Only a token go-jose refuses is
+	// looked at again, to tell a disallowed algorithm ("none", which go-jose
+	// does not parse) from a malformed token.
+	jws, err := jose.ParseSignedCompact(raw, supportedAlgs)
 	if err != nil {
-		return nil, jose.Header{}, err
-	}
-	if !slices.Contains(c.algs, jose.SignatureAlgorithm(alg)) {
-		return nil, jose.Header{}, fmt.Errorf("%w: %q (allowed: %q)", ErrAlgorithm, alg, c.algs)
-	}
-	jws, err := jose.ParseSignedCompact(raw, c.algs)
-	if err != nil {
+		if alg, perr := peekAlg(raw); perr == nil && !slices.Contains(c.algs, jose.SignatureAlgorithm(alg)) {
+			return nil, jose.Header{}, fmt.Errorf("%w: %q (allowed: %q)", ErrAlgorithm, alg, c.algs)
+		}
 		return nil, jose.Header{}, fmt.Errorf("%w: %v", ErrMalformedToken, err)
 	}
 	hdr := jws.Signatures[0].Protected
-	var payload []byte
-	if isHMAC(string(hdr.Algorithm)) { // go-jose's reading of the header, not peekAlg's
-		payload, err = jws.Verify([]byte(c.cfg.ClientSecret))
-	} else {
-		payload, err = c.keys.VerifySignature(ctx, raw)
+	if !slices.Contains(c.algs, jose.SignatureAlgorithm(hdr.Algorithm)) {
+		return nil, jose.Header{}, fmt.Errorf("%w: %q (allowed: %q)", ErrAlgorithm, hdr.Algorithm, c.algs)
 	}
-	switch {
-	case err == nil:
+	if isHMAC(string(hdr.Algorithm)) {
+		payload, err := jws.Verify([]byte(c.cfg.ClientSecret))
+		if err != nil {
+			return nil, jose.Header{}, fmt.Errorf("%w: %v", ErrSignature, err)
+		}
 		return payload, hdr, nil
-	case errors.Is(err, ErrProviderUnavailable), errors.Is(err, ErrKeyRefetchLimited), ctx.Err() != nil:
-		// Not the token's fault: the keys could not be fetched (now).
-		// Callers answer "try again later", not "invalid".
-		return nil, jose.Header{}, fmt.Errorf("rp: fetching the provider's keys for key %q: %w", hdr.KeyID, err)
 	}
-	return nil, jose.Header{}, fmt.Errorf("%w: %v", ErrSignature, err)
+	// Errors come classified: ErrSignature for a key that does not verify
+	// the token; ErrKeyRefetchLimited, ErrProviderUnavailable or the
+	// context's error when the keys could not be fetched (now), which
+	// callers answer with "try again later", not "invalid".
+	payload, err := c.keys.verify(ctx, jws)
+	if err != nil {
+		return nil, jose.Header{}, err
+	}
+	return payload, hdr, nil
 }
 
 // peekAlg reads the "alg" header member so that a disallowed algorithm

@@ -322,12 +322,15 @@ func TestInvalidLogoutTokens(t *testing.T) {
 	wantSessions(t, base, a, b)
 }
 
-// TestLogoutTokenOfUnknownKey: a token no key of the provider verifies.
-// The first one makes the service fetch the provider's keys and is refused
-// (400, signature). The next, moments later, finds the keys fetched too
-// recently to fetch them again (rp.Config.JWKSRefetchInterval): it may be
-// signed by a key rotated in meanwhile, so the provider is told to retry
-// (503 with Retry-After). Neither revokes anything.
+// TestLogoutTokenOfUnknownKey: tokens no key of the provider verifies.
+// One naming the provider's own key with a signature it does not verify is
+// invalid (400, signature), however often it comes. One naming an unknown
+// key makes the service refetch the provider's keys at once, and is
+// refused (400) when the new set lacks it too. The next unknown key,
+// moments later, finds the keys refetched too recently
+// (rp.Config.JWKSRefetchInterval): it may be signed by a key rotated in
+// meanwhile, so the provider is told to retry (503 with Retry-After).
+// None revokes anything.
 func TestLogoutTokenOfUnknownKey(t *testing.T) {
 	p, _, base := startWithProvider(t)
 	a := createSession(t, base, "alice", "A")
@@ -335,16 +338,24 @@ func TestLogoutTokenOfUnknownKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) { m.Header["alg"], m.Key = "ES256", foreign })
 	defer p.SetTokenHook(oidctest.LogoutToken, nil)
-	for _, want := range []struct {
+	for i, want := range []struct {
+		kid                string // "": the provider's EC key
 		status             int
 		error, description string
-		retryAfter         bool
+		retryAfter         string
 	}{
-		{http.StatusBadRequest, "invalid_request", "signature", false},
-		{http.StatusServiceUnavailable, "temporarily_unavailable", "rate-limited", true},
+		{"", http.StatusBadRequest, "invalid_request", "signature", ""},
+		{"", http.StatusBadRequest, "invalid_request", "signature", ""},
+		{"rotated-1", http.StatusBadRequest, "invalid_request", "signature", ""},
+		{"rotated-2", http.StatusServiceUnavailable, "temporarily_unavailable", "rate-limited", "10"},
 	} {
+		p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) {
+			m.Header["alg"], m.Key, m.Header["kid"] = "ES256", foreign, want.kid
+			if want.kid == "" {
+				m.Header["kid"] = p.SigningKeyIDs()[1] // the current EC key
+			}
+		})
 		r := postLogout(t, p, base, oidctest.LogoutTokenOptions{Subject: "alice", SID: "A"})
 		var e struct {
 			Error       string `json:"error"`
@@ -352,8 +363,8 @@ func TestLogoutTokenOfUnknownKey(t *testing.T) {
 		}
 		json.Unmarshal([]byte(r.body), &e)
 		if r.status != want.status || e.Error != want.error || !strings.Contains(e.Description, want.description) ||
-			r.header.Get("Cache-Control") != "no-store" || (r.header.Get("Retry-After") != "") != want.retryAfter {
-			t.Fatalf("%d %v %s, want %d %s", r.status, r.header, r.body, want.status, want.description)
+			r.header.Get("Cache-Control") != "no-store" || r.header.Get("Retry-After") != want.retryAfter {
+			t.Fatalf("token %d: %d %v %s, want %d %s", i, r.status, r.header, r.body, want.status, want.description)
 		}
 		wantSessions(t, base, a)
 	}
