@@ -2,6 +2,8 @@ package middleware_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -85,19 +87,34 @@ func TestStoreDown(t *testing.T) {
 }
 
 func TestCallbackFailures(t *testing.T) {
+	foreign, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		name   string
-		breaks func(a *app)
-		want   int
+		name       string
+		breaks     func(a *app)
+		want       int
+		retryAfter string
 	}{
-		{"provider refuses (access_denied)", nil, http.StatusBadRequest},
+		{"provider refuses (access_denied)", nil, http.StatusBadRequest, ""},
 		{"token endpoint down", func(a *app) {
 			a.p.SetResponseHook("token", func(r *oidctest.Response) { r.Status, r.Raw = 503, []byte("down") })
-		}, http.StatusBadGateway},
+		}, http.StatusBadGateway, ""},
 		{"bad ID token", func(a *app) {
 			a.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["aud"] = "someone-else" })
-		}, http.StatusBadRequest},
-		{"OnLogin refuses", nil, http.StatusForbidden},
+		}, http.StatusBadRequest, ""},
+		// Signed by another key under the provider's kid: invalid, not
+		// "try later".
+		{"forged ID token signature", func(a *app) {
+			a.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Key = foreign })
+		}, http.StatusBadRequest, ""},
+		// The keys cannot be fetched: the provider's failure, with the
+		// key set's back-off as Retry-After.
+		{"JWKS down", func(a *app) {
+			a.p.SetResponseHook("jwks", func(r *oidctest.Response) { r.Status = http.StatusInternalServerError })
+		}, http.StatusBadGateway, "1"},
+		{"OnLogin refuses", nil, http.StatusForbidden, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,8 +139,8 @@ func TestCallbackFailures(t *testing.T) {
 				params.Set("error", "access_denied")
 			}
 			r = do(t, b.single, "GET", a.srv.URL+"/callback?"+params.Encode(), nil)
-			if r.status != tc.want {
-				t.Fatalf("callback: %d, want %d (%q)", r.status, tc.want, r.body)
+			if r.status != tc.want || r.header.Get("Retry-After") != tc.retryAfter {
+				t.Fatalf("callback: %d, Retry-After %q, want %d, %q (%q)", r.status, r.header.Get("Retry-After"), tc.want, tc.retryAfter, r.body)
 			}
 			if a.cookie(b, "rpkit") != nil {
 				t.Fatal("a failed callback set a session cookie")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/rpkit/rpkit/internal/flight"
@@ -212,5 +213,9 @@ func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, status int, er
 	m.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "rpkit: request failed",
 		slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("error", err.Error()))
 	w.Header().Set("Cache-Control", "no-store")
+	if secs, ok := rp.RetryAfterSeconds(err); ok && status >= 500 {
+		// The provider's keys cannot be fetched before then.
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
 	m.cfg.ErrorHandler(w, r, status, err)
 }
