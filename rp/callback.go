@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -83,7 +86,7 @@ func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values
 
 	tok, err := c.oauth2.Exchange(c.tokenContext(ctx), code, oauth2.VerifierOption(string(st.Verifier)))
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, c.tokenError(err)
 	}
 	raw, err := idTokenOf(tok)
 	if err != nil {
@@ -132,8 +135,12 @@ func (c *Client) tokenContext(ctx context.Context) context.Context {
 	return oidc.ClientContext(ctx, c.token)
 }
 
-// tokenError classifies an error from x/oauth2's token requests.
-func tokenError(err error) error {
+// tokenError classifies an error from x/oauth2's token requests: an HTTP
+// error answer (or a 200 with an "error" member) is a [*ProviderError]
+// carrying the status and the Retry-After, a transport failure is
+// [ErrProviderUnavailable], anything else (a 200 that is not a token
+// response, such as a proxy's HTML page) is [ErrTokenResponse].
+func (c *Client) tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	var ue *url.Error
 	switch {
@@ -147,6 +154,7 @@ func tokenError(err error) error {
 		}
 		if re.Response != nil {
 			pe.StatusCode = re.Response.StatusCode
+			pe.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"), c.cfg.Now())
 		}
 		return pe
 	case errors.As(err, &ue):
@@ -155,4 +163,21 @@ func tokenError(err error) error {
 	// Not an HTTP error: the response could not be parsed (wrong JSON
 	// types, missing access_token, ...).
 	return fmt.Errorf("%w: %v", ErrTokenResponse, err)
+}
+
+// retryAfter parses a Retry-After value (RFC 9110 10.2.3): delay-seconds or
+// an HTTP-date, the latter measured from now. Absent, malformed, negative or
+// past values are zero.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(v, 10, 31); err == nil {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
 }

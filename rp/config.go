@@ -42,6 +42,14 @@ type Config struct {
 	// PostLogoutRedirectURL is the default post_logout_redirect_uri of
 	// [Client.EndSessionURL]; it must be registered at the provider.
 	PostLogoutRedirectURL string
+	// EndSessionRequiresIDTokenHint says that the provider's
+	// end_session_endpoint refuses a request without an id_token_hint (Okta,
+	// Gluu and Decathlon require one): [Client.EndSessionURL] then returns
+	// ErrIDTokenHintRequired when given none, and the caller ends the
+	// session locally only. Zero: a request without a hint is sent with
+	// client_id and post_logout_redirect_uri, which RP-Initiated Logout 1.0
+	// allows (the provider asks the user to confirm the logout).
+	EndSessionRequiresIDTokenHint bool
 	// Scopes are requested at every login besides "openid", which is always
 	// sent first.
 	Scopes []string

@@ -1,6 +1,7 @@
 package rp_test
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/rpkit/rpkit/oidctest"
@@ -120,4 +121,53 @@ func TestUserInfoBearerError(t *testing.T) {
 	if pe := providerErr(t, err); pe.Code != "invalid_token" || pe.Description != "token expired" || pe.StatusCode != 401 {
 		t.Fatalf("provider error = %+v", pe)
 	}
+}
+
+// TestEndSessionIDTokenHint: without a hint the URL still names the client
+// and where to come back (RP-Initiated Logout 1.0 allows it, the provider
+// asks the user to confirm), unless the configuration says the provider
+// requires a hint.
+func TestEndSessionIDTokenHint(t *testing.T) {
+	tests := []struct {
+		name     string
+		requires bool
+		hint     bool
+		want     error
+	}{
+		{"no hint", false, false, nil},
+		{"hint", false, true, nil},
+		{"hint required, none given", true, false, rp.ErrIDTokenHintRequired},
+		{"hint required and given", true, true, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, func(c *rp.Config) { c.EndSessionRequiresIDTokenHint = tc.requires })
+			tok := e.mustLogin(t)
+			p := rp.EndSessionParams{State: "st"}
+			if tc.hint {
+				p.IDTokenHint = tok.IDToken
+			}
+			u, err := e.c.EndSessionURL(p)
+			wantErr(t, err, tc.want)
+			if tc.want != nil {
+				if u != "" {
+					t.Fatalf("URL %q with the error", u)
+				}
+				return
+			}
+			parsed, err := url.Parse(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := parsed.Query()
+			if q.Get("client_id") != oidctest.DefaultClientID || q.Get("post_logout_redirect_uri") != "http://127.0.0.1:9999/" ||
+				q.Get("state") != "st" || q.Has("id_token_hint") != tc.hint {
+				t.Fatalf("end-session URL %s", u)
+			}
+		})
+	}
+	// A provider without an end_session_endpoint says so first.
+	e := setup(t, func(c *oidctest.Config) { c.NoEndSession = true }, func(c *rp.Config) { c.EndSessionRequiresIDTokenHint = true })
+	_, err := e.c.EndSessionURL(rp.EndSessionParams{})
+	wantErr(t, err, rp.ErrNoEndSession)
 }

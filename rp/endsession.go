@@ -10,7 +10,8 @@ import (
 type EndSessionParams struct {
 	// IDTokenHint is the ID token of the session being ended. An expired ID
 	// token is a valid hint (RP-Initiated Logout 1.0, 2); it is not verified
-	// here. Some providers (Okta, Gluu, Decathlon) require it.
+	// here. Some providers (Okta, Gluu, Decathlon) require it: see
+	// Config.EndSessionRequiresIDTokenHint.
 	IDTokenHint Secret
 	// PostLogoutRedirectURL is where the provider sends the browser back.
 	// Zero: Config.PostLogoutRedirectURL; it must be registered.
@@ -28,12 +29,19 @@ type EndSessionParams struct {
 
 // EndSessionURL returns the provider's end_session_endpoint with the logout
 // request's parameters, for the browser to be redirected to; client_id is
-// always sent. A query the endpoint already has is kept. When the provider
-// advertises no end_session_endpoint it returns [ErrNoEndSession]: the
-// caller then ends the session locally only. EndSessionURL does no I/O.
+// always sent, so that a request without an id_token_hint still names the
+// client whose post_logout_redirect_uri it carries. A query the endpoint
+// already has is kept. When the provider advertises no end_session_endpoint
+// it returns [ErrNoEndSession], and without a hint to a provider that
+// requires one (Config.EndSessionRequiresIDTokenHint) it returns
+// [ErrIDTokenHintRequired]: the caller then ends the session locally only.
+// EndSessionURL does no I/O.
 func (c *Client) EndSessionURL(p EndSessionParams) (string, error) {
 	if c.meta.EndSessionEndpoint == "" {
 		return "", ErrNoEndSession
+	}
+	if p.IDTokenHint == "" && c.cfg.EndSessionRequiresIDTokenHint {
+		return "", ErrIDTokenHintRequired
 	}
 	u, err := url.Parse(c.meta.EndSessionEndpoint)
 	if err != nil {

@@ -3,6 +3,7 @@ package rp
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Configuration and discovery errors, returned by [New].
@@ -128,6 +129,10 @@ var (
 	ErrNoUserInfo = fmt.Errorf("rp: provider has no userinfo_endpoint: %w", errors.ErrUnsupported)
 	// ErrNoRefreshToken reports a refresh attempted without a refresh token.
 	ErrNoRefreshToken = errors.New("rp: no refresh token")
+	// ErrIDTokenHintRequired reports an end-session request without an
+	// id_token_hint to a provider that Config.EndSessionRequiresIDTokenHint
+	// says requires one: the caller ends the session locally only.
+	ErrIDTokenHintRequired = errors.New("rp: the provider requires an id_token_hint to end its session")
 )
 
 // ProviderError is an error answered by the provider in OAuth 2.0 form: an
@@ -144,6 +149,12 @@ type ProviderError struct {
 	Code string
 	// Description and URI are "error_description" and "error_uri".
 	Description, URI string
+	// RetryAfter is how long the token endpoint asked the client to wait
+	// before trying again, from its Retry-After header (delay-seconds or an
+	// HTTP-date, RFC 9110 10.2.3, measured against Config.Now): typically
+	// with a 429, a 503 or a "slow_down". Zero when the header is absent,
+	// malformed or in the past, and for the other endpoints.
+	RetryAfter time.Duration
 
 	err error // the underlying error, e.g. *oauth2.RetrieveError
 }

@@ -34,7 +34,7 @@ func (c *Client) Refresh(ctx context.Context, prev *Tokens) (*Tokens, error) {
 	src := c.oauth2.TokenSource(c.tokenContext(ctx), &oauth2.Token{RefreshToken: string(prev.RefreshToken)})
 	tok, err := src.Token()
 	if err != nil {
-		return nil, tokenError(err)
+		return nil, c.tokenError(err)
 	}
 	raw, err := idTokenOf(tok)
 	if err != nil {

@@ -1,6 +1,8 @@
 package rp_test
 
 import (
+	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -125,5 +127,74 @@ func TestRefreshErrors(t *testing.T) {
 	_, err = e.c.Refresh(t.Context(), tok)
 	if pe := providerErr(t, err); pe.Code != "invalid_grant" || pe.StatusCode != 400 {
 		t.Fatalf("refresh with revoked token: %+v", pe)
+	}
+}
+
+// TestRefreshTransientAnswers: the token endpoint's answers that are not a
+// refusal of the grant keep what the caller needs to tell them apart (the
+// status, the code, the Retry-After) or name ErrTokenResponse.
+func TestRefreshTransientAnswers(t *testing.T) {
+	tests := []struct {
+		name       string
+		tamper     func(e *env, r *oidctest.Response)
+		status     int
+		code       string
+		retryAfter time.Duration
+		want       error // also matched, besides a *rp.ProviderError
+	}{
+		{"429 slow_down with Retry-After seconds", func(e *env, r *oidctest.Response) {
+			r.Status, r.Body = 429, map[string]any{"error": "slow_down"}
+			r.Header.Set("Retry-After", "7")
+		}, 429, "slow_down", 7 * time.Second, nil},
+		{"408 without Retry-After", func(e *env, r *oidctest.Response) {
+			r.Status, r.Body = 408, map[string]any{"error": "timeout"}
+		}, 408, "timeout", 0, nil},
+		{"503 with Retry-After as an HTTP-date", func(e *env, r *oidctest.Response) {
+			r.Status, r.Raw = 503, []byte("down")
+			r.Header.Set("Retry-After", e.clk.Now().Add(30*time.Second).UTC().Format(http.TimeFormat))
+		}, 503, "", 30 * time.Second, rp.ErrProviderUnavailable},
+		{"503 with a Retry-After date in the past", func(e *env, r *oidctest.Response) {
+			r.Status, r.Raw = 503, []byte("down")
+			r.Header.Set("Retry-After", e.clk.Now().Add(-time.Hour).UTC().Format(http.TimeFormat))
+		}, 503, "", 0, rp.ErrProviderUnavailable},
+		{"503 with a malformed Retry-After", func(e *env, r *oidctest.Response) {
+			r.Status, r.Raw = 503, []byte("down")
+			r.Header.Set("Retry-After", "soon")
+		}, 503, "", 0, rp.ErrProviderUnavailable},
+		{"invalid_grant", func(e *env, r *oidctest.Response) {
+			r.Status, r.Body = 400, map[string]any{"error": "invalid_grant"}
+		}, 400, "invalid_grant", 0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, nil)
+			tok := e.mustLogin(t)
+			e.p.SetResponseHook("token", func(r *oidctest.Response) { tc.tamper(e, r) })
+			_, err := e.c.Refresh(t.Context(), tok)
+			pe := providerErr(t, err)
+			if pe.Endpoint != "token" || pe.StatusCode != tc.status || pe.Code != tc.code || pe.RetryAfter != tc.retryAfter {
+				t.Fatalf("provider error = %+v, want HTTP %d %q, RetryAfter %s", pe, tc.status, tc.code, tc.retryAfter)
+			}
+			if tc.want != nil {
+				wantErr(t, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRefreshNotATokenResponse: a 200 that is not a token response (a
+// proxy's HTML error page) is ErrTokenResponse, not a provider refusal.
+func TestRefreshNotATokenResponse(t *testing.T) {
+	e := setup(t, nil, nil)
+	tok := e.mustLogin(t)
+	e.p.SetResponseHook("token", func(r *oidctest.Response) {
+		r.Header.Set("Content-Type", "text/html; charset=utf-8")
+		r.Raw = []byte("<html><body>502 Bad Gateway</body></html>")
+	})
+	_, err := e.c.Refresh(t.Context(), tok)
+	wantErr(t, err, rp.ErrTokenResponse)
+	var pe *rp.ProviderError
+	if errors.As(err, &pe) {
+		t.Fatalf("an HTML page became a provider error: %+v", pe)
 	}
 }
