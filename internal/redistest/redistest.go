@@ -3,6 +3,11 @@
 // ([StartCluster]). Each server runs in a temporary directory with
 // persistence off, on a free port, and is stopped by t.Cleanup.
 //
+// For fault-injection tests, [StartServer] runs one server with options
+// (AOF, maxmemory and its eviction policy, a chosen directory) and returns
+// a [Server] that can be killed with SIGKILL and restarted on the same port
+// and directory, so that what it had persisted (AOF) is loaded again.
+//
 // When redis-server (or, for a cluster, redis-cli) is not installed, the
 // test is skipped — unless the environment variable CI is "true", where a
 // missing binary fails the test instead, so that CI never passes by
@@ -40,21 +45,7 @@ const startTimeout = 20 * time.Second
 // skips the test when redis-server is missing, or fails it when CI=true.
 func Start(t testing.TB) (addr string) {
 	t.Helper()
-	bin := lookPath(t, "redis-server")
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort(false)
-		if err != nil {
-			t.Fatalf("redistest: %v", err)
-		}
-		addr, err := startServer(t, bin, port, nil)
-		if err == nil {
-			return addr
-		}
-		lastErr = err // most likely the port was taken meanwhile: try another
-	}
-	t.Fatalf("redistest: %v", lastErr)
-	return ""
+	return StartServer(t, Options{}).Addr()
 }
 
 // StartCluster runs a Redis Cluster of three masters (no replicas) on free
@@ -164,58 +155,103 @@ func freePort(bus bool) (int, error) {
 func startServer(t testing.TB, bin string, port int, extra []string) (string, error) {
 	t.Helper()
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "redis.log")
-	args := []string{
+	args := append(baseArgs(port, dir), "--appendonly", "no")
+	p, err := spawn(bin, port, dir, append(args, extra...))
+	if err != nil {
+		return "", err
+	}
+	t.Cleanup(func() { p.stop() })
+	return p.addr, nil
+}
+
+// baseArgs are the arguments every server gets: loopback only, the given
+// port and directory, no RDB snapshots, in the foreground, logging to
+// redis.log in dir.
+func baseArgs(port int, dir string) []string {
+	return []string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--dir", dir,
 		"--save", "",
-		"--appendonly", "no",
 		"--daemonize", "no",
-		"--logfile", logPath,
+		"--logfile", filepath.Join(dir, "redis.log"),
 	}
-	args = append(args, extra...)
+}
+
+// process is one running redis-server.
+type process struct {
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed when the process has exited
+}
+
+// spawn starts redis-server with args (which must name port and dir) and
+// waits until it answers PING. On failure the process is already gone.
+func spawn(bin string, port int, dir string, args []string) (*process, error) {
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start redis-server: %w", err)
+		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+	p := &process{
+		cmd:    cmd,
+		addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		exited: make(chan struct{}),
 	}
+	var werr error
+	go func() {
+		werr = cmd.Wait()
+		close(p.exited)
+	}()
+	logPath := filepath.Join(dir, "redis.log")
 
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(startTimeout)
 	for {
-		// Ask for the process id rather than PING: a server that answers
-		// could be another process that took the port first.
-		info, err := command(addr, "INFO", "server")
-		if err == nil && strings.Contains(info, "\r\nprocess_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
-			break
-		}
-		if err == nil {
+		// Ask for the process id rather than PING alone: a server that
+		// answers could be another process that took the port first. PING
+		// then tells that the data set (AOF) is loaded: while loading,
+		// Redis answers -LOADING.
+		info, err := command(p.addr, "INFO", "server")
+		if err == nil && !strings.Contains(info, "\r\nprocess_id:"+strconv.Itoa(cmd.Process.Pid)+"\r\n") {
 			err = errors.New("another process answers on this port")
 		}
+		if err == nil {
+			var pong string
+			pong, err = command(p.addr, "PING")
+			if err == nil && pong == "PONG" {
+				return p, nil
+			}
+			if err == nil {
+				err = fmt.Errorf("PING answered %q", pong)
+			}
+		}
 		select {
-		case werr := <-exited:
-			return "", fmt.Errorf("redis-server on port %d exited (%v): %s", port, werr, tail(logPath))
+		case <-p.exited:
+			return nil, fmt.Errorf("redis-server on port %d exited (%v): %s", port, werr, tail(logPath))
 		default:
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return "", fmt.Errorf("redis-server on port %d not ready after %s (%v): %s", port, startTimeout, err, tail(logPath))
+			p.stop()
+			return nil, fmt.Errorf("redis-server on port %d not ready after %s (%v): %s", port, startTimeout, err, tail(logPath))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(stop)
-	return addr, nil
+}
+
+// stop ends the process gracefully (SIGTERM), or with SIGKILL when it has
+// not exited after five seconds, and waits for it to exit.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		p.kill()
+	}
+}
+
+// kill ends the process with SIGKILL and waits for it to exit.
+func (p *process) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
 }
 
 // tail returns the end of a log file, for error messages.
