@@ -54,7 +54,9 @@ type Client struct {
 	method AuthMethod
 	algs   []jose.SignatureAlgorithm // allowed for ID and logout tokens
 
-	http   *http.Client // plain requests (discovery, userinfo)
+	// http and token bound each request by cfg.ProviderTimeout
+	// (deadlineTransport).
+	http   *http.Client // plain requests (discovery, userinfo, JWKS)
 	token  *http.Client // requests that carry client authentication
 	keys   *keySet      // the provider's JWKS (keyset.go)
 	oauth2 oauth2.Config
@@ -94,15 +96,30 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		cfg.JWKSRefetchInterval = defaultRefetchInterval
 	}
 	switch {
+	case cfg.ProviderTimeout == 0:
+		cfg.ProviderTimeout = defaultHTTPTimeout
+	case cfg.ProviderTimeout < 0:
+		return nil, fmt.Errorf("%w: ProviderTimeout is negative", ErrConfig)
+	}
+	switch {
 	case cfg.JWKSMaxAge == 0:
 		cfg.JWKSMaxAge = defaultJWKSMaxAge
 	case cfg.JWKSMaxAge < 0:
 		return nil, fmt.Errorf("%w: JWKSMaxAge is negative", ErrConfig)
 	}
 
+	// Every request to the provider gets a deadline, whatever the
+	// HTTPClient's own Timeout (none, in a custom client, is common): a
+	// provider that accepts the connection and never answers must not hold
+	// a callback, a refresh or a key fetch forever.
+	bounded := func(base http.RoundTripper) http.RoundTripper {
+		return &deadlineTransport{base: base, timeout: cfg.ProviderTimeout}
+	}
+	hc := withTransport(cfg.HTTPClient, bounded)
+
 	var meta Metadata
 	if !cfg.SkipDiscovery {
-		m, err := discover(ctx, cfg.HTTPClient, cfg.Issuer)
+		m, err := discover(ctx, hc, cfg.Issuer)
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 
-	c := &Client{cfg: cfg, meta: meta, http: cfg.HTTPClient}
+	c := &Client{cfg: cfg, meta: meta, http: hc}
 	var err error
 	if c.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, cfg.ClientSecret != ""); err != nil {
 		return nil, err
@@ -133,12 +150,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.token = withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
-		return &authTransport{base: base, auth: auth}
+		return bounded(&authTransport{base: base, auth: auth})
 	})
 	// Credentials are added per hop by the transport: never follow a
 	// redirect with them; a 3xx is the provider's answer.
 	c.token.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.keys = newKeySet(cfg.HTTPClient, meta.JWKSURI, cfg.Now, cfg.JWKSRefetchInterval, cfg.JWKSMaxAge)
+	c.keys = newKeySet(hc, meta.JWKSURI, cfg.Now, cfg.JWKSRefetchInterval, cfg.JWKSMaxAge, cfg.ProviderTimeout)
 
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range cfg.Scopes {
@@ -234,8 +251,15 @@ func get(ctx context.Context, hc *http.Client, u, accept string, header http.Hea
 }
 
 // do sends req and reads the answer. A transport failure or a 5xx answer
-// wraps ErrProviderUnavailable.
+// wraps ErrProviderUnavailable. When hc is one of the Client's, its
+// ProviderTimeout bounds the whole call: every redirect hop and the
+// reading of the body.
 func do(hc *http.Client, req *http.Request) (*response, error) {
+	if dt, ok := hc.Transport.(*deadlineTransport); ok {
+		ctx, cancel := dt.bound(req.Context())
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, unavailable(err)
@@ -396,6 +420,57 @@ func pickAuthMethod(cfg Config, advertised []string) (AuthMethod, error) {
 		return "", fmt.Errorf("%w: unknown AuthMethod %q", ErrConfig, m)
 	}
 	return m, nil
+}
+
+// deadlineTransport gives each request it carries a deadline timeout from
+// now, unless its context carries one of deadlineTransport's already (do
+// sets it for the whole call, redirects included; x/oauth2's token
+// requests get it here, per request, and c.token follows no redirect).
+// The deadline lasts until the response body is closed, so it bounds the
+// reading of the body too.
+type deadlineTransport struct {
+	base    http.RoundTripper
+	timeout time.Duration
+}
+
+// boundedKey marks a context that deadlineTransport.bound bounded.
+type boundedKey struct{}
+
+// bound returns ctx with the deadline, unless it has it already.
+func (t *deadlineTransport) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Value(boundedKey{}) != nil {
+		return ctx, func() {}
+	}
+	cause := fmt.Errorf("rp: no answer from the provider within ProviderTimeout (%s): %w", t.timeout, context.DeadlineExceeded)
+	ctx, cancel := context.WithTimeoutCause(ctx, t.timeout, cause)
+	return context.WithValue(ctx, boundedKey{}, true), cancel
+}
+
+// RoundTrip sends req with the deadline.
+func (t *deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Context().Value(boundedKey{}) != nil {
+		return t.base.RoundTrip(req)
+	}
+	ctx, cancel := t.bound(req.Context())
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose releases a request's deadline when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // withTransport returns a copy of hc whose transport is wrap(hc's transport).

@@ -119,6 +119,15 @@ type Config struct {
 	// HTTPClient makes every request to the provider. Zero: a client with a
 	// 10-second timeout (never http.DefaultClient).
 	HTTPClient *http.Client
+	// ProviderTimeout bounds every request to the provider (discovery, the
+	// token endpoint at callback and refresh, userinfo, revocation,
+	// introspection, the JWKS), from sending it to reading the whole
+	// answer, whatever HTTPClient's own Timeout: a request that runs out
+	// fails with an error wrapping ErrProviderUnavailable and
+	// context.DeadlineExceeded. A shorter deadline on the caller's context,
+	// or a shorter HTTPClient.Timeout, still wins. Zero: 10 seconds;
+	// negative is an error.
+	ProviderTimeout time.Duration
 	// Now is the clock. Zero: time.Now.
 	Now func() time.Time
 }
