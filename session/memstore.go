@@ -44,7 +44,16 @@ type MemoryStore struct {
 	records   map[string]*Session              // Key(id) → session, its ID field empty
 	bySID     map[indexKey]map[string]struct{} // (issuer, sid) → record keys
 	bySubject map[indexKey]map[string]struct{} // (issuer, subject) → record keys
+	sidGone   map[indexKey]time.Time           // logged-out (issuer, sid) → until
+	subGone   map[indexKey]*subjectTombstone   // (issuer, subject) of subject-wide logouts
 	nextSweep time.Time
+}
+
+// subjectTombstone records the subject-wide logouts of one subject: the
+// latest instant of each kind, and when the record lapses.
+type subjectTombstone struct {
+	all, noSID time.Time // logouts of every session / of the sid-less ones
+	until      time.Time
 }
 
 // indexKey is the key of a logout index: an issuer and a sid or subject.
@@ -57,6 +66,8 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 		records:   make(map[string]*Session),
 		bySID:     make(map[indexKey]map[string]struct{}),
 		bySubject: make(map[indexKey]map[string]struct{}),
+		sidGone:   make(map[indexKey]time.Time),
+		subGone:   make(map[indexKey]*subjectTombstone),
 	}
 }
 
@@ -97,9 +108,13 @@ func (m *MemoryStore) Create(ctx context.Context, s *Session) error {
 	rec.ID = ""
 
 	now := m.clock()
+	iat := rec.IssuedAt()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweepLocked(now)
+	if err := m.loggedOutLocked(rec, iat, now); err != nil {
+		return err
+	}
 	if _, taken := m.records[key]; taken { // 256 random bits: never happens
 		return errors.New("session: create: session ID collision")
 	}
@@ -189,6 +204,91 @@ func (m *MemoryStore) DeleteBySubject(ctx context.Context, issuer, subject strin
 	return m.deleteByIndex(false, indexKey{issuer, subject}), nil
 }
 
+// Logout ends the sessions l names and keeps its tombstone until l.Until
+// (see [Logout]), under the store's lock: Create, which checks the
+// tombstones under the same lock, can never add a session it covers.
+func (m *MemoryStore) Logout(ctx context.Context, l Logout) (int, error) {
+	if !l.Valid() {
+		return 0, nil
+	}
+	now := m.clock()
+	issuedAt, until := l.Hold(now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweepLocked(now)
+	n := 0
+	if l.SID != "" {
+		k := indexKey{l.Issuer, l.SID}
+		if m.sidGone[k].Before(until) {
+			m.sidGone[k] = until
+		}
+		n += m.deleteIndexLocked(m.bySID[k], now, nil)
+	}
+	if l.Subject == "" {
+		return n, nil
+	}
+	k := indexKey{l.Issuer, l.Subject}
+	tomb := m.subGone[k]
+	if tomb == nil {
+		tomb = &subjectTombstone{}
+		m.subGone[k] = tomb
+	}
+	if tomb.until.Before(until) {
+		tomb.until = until
+	}
+	if l.SID != "" {
+		// The subject's sessions without a sid may belong to the logged
+		// out provider session too: the provider named no sid in its ID
+		// tokens.
+		if tomb.noSID.Before(issuedAt) {
+			tomb.noSID = issuedAt
+		}
+		n += m.deleteIndexLocked(m.bySubject[k], now, func(rec *Session) bool { return rec.SID == "" })
+		return n, nil
+	}
+	if tomb.all.Before(issuedAt) {
+		tomb.all = issuedAt
+	}
+	n += m.deleteIndexLocked(m.bySubject[k], now, nil)
+	return n, nil
+}
+
+// loggedOutLocked returns ErrLoggedOut when a tombstone covers rec, whose
+// ID token was issued at iat. m.mu must be held.
+func (m *MemoryStore) loggedOutLocked(rec *Session, iat, now time.Time) error {
+	if rec.SID != "" {
+		if until, ok := m.sidGone[indexKey{rec.Issuer, rec.SID}]; ok && now.Before(until) {
+			return fmt.Errorf("%w: sid %q", ErrLoggedOut, rec.SID)
+		}
+	}
+	tomb := m.subGone[indexKey{rec.Issuer, rec.Subject}]
+	if tomb == nil || !now.Before(tomb.until) {
+		return nil
+	}
+	if Covered(tomb.all, iat) || (rec.SID == "" && Covered(tomb.noSID, iat)) {
+		return fmt.Errorf("%w: subject logged out after this session's ID token was issued", ErrLoggedOut)
+	}
+	return nil
+}
+
+// deleteIndexLocked removes the sessions whose keys are in set and that
+// match (nil: all), and counts the unexpired ones. m.mu must be held for
+// writing.
+func (m *MemoryStore) deleteIndexLocked(set map[string]struct{}, now time.Time, match func(*Session) bool) int {
+	n := 0
+	for key := range set { // removeLocked edits set; ranging over a map being edited is safe
+		rec, ok := m.records[key]
+		if !ok || (match != nil && !match(rec)) {
+			continue
+		}
+		if !expired(rec, now) {
+			n++
+		}
+		m.removeLocked(key, rec)
+	}
+	return n
+}
+
 // deleteByIndex removes the sessions listed under k in the sid index (bySID
 // true) or the subject index, and counts the unexpired ones.
 func (m *MemoryStore) deleteByIndex(bySID bool, k indexKey) int {
@@ -200,19 +300,7 @@ func (m *MemoryStore) deleteByIndex(bySID bool, k indexKey) int {
 	if bySID {
 		index = m.bySID
 	}
-	keys := index[k]
-	n := 0
-	for key := range keys { // removeLocked edits keys; ranging over a map being edited is safe
-		rec, ok := m.records[key]
-		if !ok {
-			continue
-		}
-		if !expired(rec, now) {
-			n++
-		}
-		m.removeLocked(key, rec)
-	}
-	return n
+	return m.deleteIndexLocked(index[k], now, nil)
 }
 
 // clock returns the current time from the configured clock.
@@ -232,6 +320,10 @@ func (m *MemoryStore) sweepLocked(now time.Time) {
 		m.bySID = make(map[indexKey]map[string]struct{})
 		m.bySubject = make(map[indexKey]map[string]struct{})
 	}
+	if m.sidGone == nil {
+		m.sidGone = make(map[indexKey]time.Time)
+		m.subGone = make(map[indexKey]*subjectTombstone)
+	}
 	if now.Before(m.nextSweep) {
 		return
 	}
@@ -239,6 +331,16 @@ func (m *MemoryStore) sweepLocked(now time.Time) {
 	for key, rec := range m.records {
 		if expired(rec, now) {
 			m.removeLocked(key, rec)
+		}
+	}
+	for k, until := range m.sidGone {
+		if !now.Before(until) {
+			delete(m.sidGone, k)
+		}
+	}
+	for k, tomb := range m.subGone {
+		if !now.Before(tomb.until) {
+			delete(m.subGone, k)
 		}
 	}
 }

@@ -73,7 +73,8 @@ type Store interface {
 	// must be empty: Create sets it to a fresh random ID. Issuer, Subject
 	// and Expiry are required and Claims, when set, must be valid JSON (else
 	// ErrInvalidSession); a session without a SID is found through the
-	// subject index only.
+	// subject index only. A session that a Logout's tombstone covers is
+	// refused with ErrLoggedOut.
 	Create(ctx context.Context, s *Session) error
 	// Update replaces a stored session (tokens, times) if its stored Version
 	// is still s.Version — else it writes nothing and returns ErrConflict —
@@ -92,6 +93,13 @@ type Store interface {
 	// DeleteBySubject removes every session of the user (issuer, subject)
 	// and reports how many live sessions it removed.
 	DeleteBySubject(ctx context.Context, issuer, subject string) (int, error)
+	// Logout ends the sessions a provider's logout names and, until
+	// l.Until, refuses to Create the sessions it covers (see [Logout]),
+	// atomically with respect to Create: once Logout has returned, no
+	// session it covers exists or can be created, whichever instance
+	// created it. It reports how many live sessions it removed; calling it
+	// again is harmless. An l that is not Valid ends nothing.
+	Logout(ctx context.Context, l Logout) (int, error)
 }
 
 // NewID returns a new session ID: 256 bits from crypto/rand, base64url.

@@ -71,7 +71,11 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 			a.close()
 			return nil, fmt.Errorf("connecting to Redis at %s: %w", opts.Addr, err)
 		}
-		rs := redisstore.New(rdb, redisstore.Config{})
+		rs, err := redisstore.New(ctx, rdb, redisstore.Config{})
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
 		a.store, a.replay = rs, rs // logout-token replays refused across instances
 	default:
 		a.store = session.NewMemoryStore(session.MemoryConfig{})

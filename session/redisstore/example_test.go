@@ -19,7 +19,12 @@ func ExampleNew() {
 	ctx := context.Background()
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"localhost:6379"}})
 	defer rdb.Close()
-	store := redisstore.New(rdb, redisstore.Config{Prefix: "myapp:"})
+	// New refuses a Redis whose maxmemory-policy could evict logout
+	// indexes: set it to noeviction.
+	store, err := redisstore.New(ctx, rdb, redisstore.Config{Prefix: "myapp:"})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// At the callback: a new session, whose ID goes into the session cookie.
 	s := &session.Session{
@@ -33,7 +38,7 @@ func ExampleNew() {
 	}
 
 	// On each request: the session by its ID, one round trip.
-	s, err := store.Get(ctx, s.ID)
+	s, err = store.Get(ctx, s.ID)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
 		// logged out or expired: log in again
@@ -41,15 +46,20 @@ func ExampleNew() {
 		log.Fatal(err) // Redis unreachable: fail closed
 	}
 
-	// A back-channel logout token, received by any instance: claim its jti
-	// until its exp, then end every session of its sid.
-	fresh, err := store.Claim(ctx, "https://op.example.com|bWJq", time.Now().Add(2*time.Minute))
-	if err != nil || !fresh {
-		return // error: 5xx so that the provider retries; not fresh: a replay
+	// A back-channel logout token, received by any instance (package
+	// backchannel does all this): refuse a replay of its jti, end every
+	// session of its sid — and refuse new ones —, then record the jti
+	// until the token's exp.
+	const jti = "https://op.example.com|bWJq"
+	if seen, err := store.Seen(ctx, jti); err != nil || seen {
+		return // error: 5xx so that the provider retries; seen: a replay
 	}
-	n, err := store.DeleteBySID(ctx, "https://op.example.com", "08a5019c-17e1-4977-8f42-65a12843ea02")
+	n, err := store.Logout(ctx, session.Logout{Issuer: "https://op.example.com", SID: "08a5019c-17e1-4977-8f42-65a12843ea02"})
 	if err != nil {
-		log.Fatal(err)
+		log.Fatal(err) // 5xx: the provider retries, and Logout runs again
+	}
+	if err := store.Done(ctx, jti, time.Now().Add(2*time.Minute)); err != nil {
+		log.Print(err) // the sessions have ended: a replay would only end them again
 	}
 	log.Printf("%d sessions ended", n)
 }

@@ -1,5 +1,11 @@
 package redisstore
 
+import (
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
 // SubIndexKey, SIDIndexKey and RecordKey are the store's key names, for
 // tests that look inside Redis.
 func (s *Store) SubIndexKey(issuer, subject string) string { return s.subIndexKey(issuer, subject) }
@@ -11,4 +17,14 @@ func (s *Store) SIDIndexKey(issuer, subject, sid string) string {
 func (s *Store) RecordKey(id string) string {
 	tag, _ := parseID(id)
 	return s.recordKey(tag, id)
+}
+
+// NewUnchecked is New without the checks that need a server, for tests of
+// a Redis that cannot be reached.
+func NewUnchecked(c redis.UniversalClient, cfg Config) *Store {
+	p := cfg.Prefix
+	if p == "" {
+		p = DefaultPrefix
+	}
+	return &Store{c: c, prefix: p, now: time.Now}
 }

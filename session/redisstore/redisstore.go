@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,14 +30,31 @@ type Config struct {
 	// Prefix starts every key the store writes, so that several apps can
 	// share one Redis. Zero means [DefaultPrefix]. A prefix holding a
 	// complete hash tag ("{app}:") would put every key in one cluster slot:
-	// correct, but unsharded.
+	// correct, but unsharded. A prefix holding an empty hash tag ("{}") is
+	// refused: Redis Cluster would hash each whole key, scattering a
+	// session's keys over slots.
 	Prefix string
+	// AllowEviction makes [New] accept a Redis whose maxmemory-policy is
+	// not noeviction, with a warning in the log. Zero: such a Redis is
+	// refused with [ErrEvictionPolicy]. Every key rpkit writes has a TTL,
+	// so under the volatile-* policies (a common managed-Redis default)
+	// Redis evicts logout indexes and tombstones first, and a logout then
+	// silently misses live sessions.
+	AllowEviction bool
+	// Logger receives the store's warnings (an eviction policy allowed by
+	// AllowEviction, a CONFIG GET the server refuses). Zero:
+	// slog.Default().
+	Logger *slog.Logger
 }
 
+// ErrEvictionPolicy reports a Redis whose maxmemory-policy may evict
+// rpkit's keys: set it to noeviction (see the package documentation).
+var ErrEvictionPolicy = errors.New("redisstore: Redis may evict keys (maxmemory-policy is not noeviction)")
+
 // Store is a [session.Store] in Redis, plus the logout-token replay cache
-// [Store.Claim]. It works with a single server, Sentinel or Redis Cluster
-// through any [redis.UniversalClient], and needs Redis 6.2 or later (SET
-// PXAT).
+// ([Store.Seen] and [Store.Done]). It works with a single server, Sentinel
+// or Redis Cluster through any [redis.UniversalClient], and needs Redis 6.2
+// or later (SET PXAT).
 //
 // Every write that touches several keys is one Lua script over keys of one
 // hash slot, so it is atomic on a cluster too; see the package
@@ -50,16 +69,77 @@ type Config struct {
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
+	now    func() time.Time
 }
 
 // New returns a Store that keeps sessions through c. The caller keeps
-// ownership of c and closes it.
-func New(c redis.UniversalClient, cfg Config) *Store {
+// ownership of c and closes it. ctx bounds the checks New makes:
+//
+//   - cfg.Prefix must not hold an empty hash tag ("{}");
+//   - the server's maxmemory-policy (on a cluster, every master's) must be
+//     noeviction, or cfg.AllowEviction set: else [ErrEvictionPolicy]. A
+//     server that refuses CONFIG GET (several managed services rename it)
+//     is accepted with one warning in the log: set the policy in the
+//     service's console;
+//   - a Redis that cannot be reached is an error.
+func New(ctx context.Context, c redis.UniversalClient, cfg Config) (*Store, error) {
 	p := cfg.Prefix
 	if p == "" {
 		p = DefaultPrefix
 	}
-	return &Store{c: c, prefix: p}
+	if i := strings.IndexByte(p, '{'); i >= 0 && strings.HasPrefix(p[i+1:], "}") {
+		return nil, fmt.Errorf("redisstore: Prefix %q holds an empty hash tag {}: Redis Cluster would scatter a session's keys over slots", p)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := checkEviction(ctx, c, cfg.AllowEviction, logger); err != nil {
+		return nil, err
+	}
+	return &Store{c: c, prefix: p, now: time.Now}, nil
+}
+
+// checkEviction reads maxmemory-policy from the server, or from every
+// master of a cluster.
+func checkEviction(ctx context.Context, c redis.UniversalClient, allow bool, logger *slog.Logger) error {
+	check := func(ctx context.Context, c redis.Cmdable) error {
+		vals, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+		if err != nil {
+			if isRefused(err) {
+				logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: cannot read maxmemory-policy (CONFIG GET refused); make sure it is noeviction, or logouts may miss sessions whose index Redis evicted",
+					slog.String("error", err.Error()))
+				return nil
+			}
+			return fmt.Errorf("redisstore: reading maxmemory-policy: %w", err)
+		}
+		policy, ok := vals["maxmemory-policy"]
+		if !ok || policy == "noeviction" {
+			return nil
+		}
+		if !allow {
+			return fmt.Errorf("%w: it is %q; set maxmemory-policy noeviction (or Config.AllowEviction to accept the risk)", ErrEvictionPolicy, policy)
+		}
+		logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: maxmemory-policy may evict keys; logouts may miss sessions whose index Redis evicted",
+			slog.String("maxmemory-policy", policy))
+		return nil
+	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return check(ctx, n) })
+	}
+	return check(ctx, c)
+}
+
+// isRefused reports whether err is the server's refusal of a command (a
+// renamed or ACL-denied CONFIG), as opposed to a connection failure.
+func isRefused(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := strings.ToUpper(err.Error())
+	return strings.HasPrefix(msg, "ERR UNKNOWN COMMAND") || strings.HasPrefix(msg, "NOPERM") ||
+		strings.Contains(msg, "UNKNOWN SUBCOMMAND") || strings.HasPrefix(msg, "ERR COMMAND NOT ALLOWED")
 }
 
 var _ session.Store = (*Store)(nil)
@@ -118,19 +198,29 @@ func (s *Store) Create(ctx context.Context, sess *session.Session) error {
 	tag := tagOf(sess.Issuer, sess.Subject)
 	id := tag + "." + session.NewID()
 	at := expiryMS(sess.Expiry)
-	keys := []string{s.recordKey(tag, id), s.subIndexKey(sess.Issuer, sess.Subject)}
+	iat := "0" // not covered by subject tombstones
+	if t := sess.IssuedAt(); !t.IsZero() {
+		iat = strconv.FormatInt(t.UnixMilli(), 10)
+	}
+	keys := []string{s.recordKey(tag, id), s.subIndexKey(sess.Issuer, sess.Subject), s.subGoneKey(sess.Issuer, sess.Subject)}
 	if sess.SID != "" {
-		if err := sidTagScript.Run(ctx, s.c, []string{s.sidTagKey(sess.Issuer, sess.SID)}, tag, at).Err(); err != nil {
+		ok, err := sidTagCreateScript.Run(ctx, s.c, []string{s.sidTagKey(sess.Issuer, sess.SID), s.sidGoneKey(sess.Issuer, sess.SID)}, tag, at).Int64()
+		if err != nil {
 			return fmt.Errorf("redisstore: create: sid tag: %w", err)
 		}
-		keys = append(keys, s.sidIndexKey(tag, sess.Issuer, sess.SID))
+		if ok != 1 {
+			return fmt.Errorf("redisstore: create: %w: sid %q", session.ErrLoggedOut, sess.SID)
+		}
+		keys = append(keys, s.sidIndexKey(tag, sess.Issuer, sess.SID), s.slotSIDGoneKey(tag, sess.Issuer, sess.SID))
 	}
 	n, err := createScript.Run(ctx, s.c, keys,
-		data, sess.Issuer, sess.Subject, sess.SID, strconv.FormatUint(sess.Version, 10), at).Int64()
-	if err != nil {
+		data, sess.Issuer, sess.Subject, sess.SID, strconv.FormatUint(sess.Version, 10), at, iat).Int64()
+	switch {
+	case err != nil:
 		return fmt.Errorf("redisstore: create: %w", err)
-	}
-	if n != 1 {
+	case n == -5:
+		return fmt.Errorf("redisstore: create: %w", session.ErrLoggedOut)
+	case n != 1:
 		return errors.New("redisstore: create: session ID collision")
 	}
 	sess.ID = id
@@ -277,6 +367,59 @@ func (s *Store) DeleteBySubject(ctx context.Context, issuer, subject string) (in
 	return int(n), nil
 }
 
+// Logout ends the sessions l names and keeps its tombstones until l.Until
+// (see [session.Logout]). With a SID it first writes the sid's tombstone
+// and reads its tag set (one script in the sid's slot), then, per tag, one
+// script that writes the tombstone in that slot and deletes the sid's
+// sessions there; with a Subject, one script in the subject's slot.
+//
+// No Create can slip between them: Create adds its tag to the sid's set
+// only while the sid has no tombstone, and writes its record only while
+// the record's own slot has none. A Create whose tag was added before the
+// tombstone is found by the per-tag script, which deletes its record or,
+// if the record comes later, leaves the tombstone that refuses it.
+//
+// If a script fails, Logout returns the count so far with the error;
+// calling it again completes it.
+func (s *Store) Logout(ctx context.Context, l session.Logout) (int, error) {
+	if !l.Valid() {
+		return 0, nil
+	}
+	issuedAt, until := l.Hold(s.now())
+	untilMS, atMS := expiryMS(until), strconv.FormatInt(issuedAt.UnixMilli(), 10)
+	total := 0
+	if l.SID != "" {
+		tags, err := logoutSIDScript.Run(ctx, s.c, []string{s.sidTagKey(l.Issuer, l.SID), s.sidGoneKey(l.Issuer, l.SID)}, untilMS).StringSlice()
+		if err != nil {
+			return 0, fmt.Errorf("redisstore: logout: %w", err)
+		}
+		for _, tag := range tags {
+			if !isTag(tag) {
+				continue
+			}
+			n, err := logoutIndexScript.Run(ctx, s.c, []string{s.sidIndexKey(tag, l.Issuer, l.SID), s.slotSIDGoneKey(tag, l.Issuer, l.SID)},
+				"sid", untilMS, atMS).Int64()
+			if err != nil {
+				return total, fmt.Errorf("redisstore: logout: %w", err)
+			}
+			total += int(n)
+		}
+	}
+	if l.Subject != "" {
+		mode := "all"
+		if l.SID != "" {
+			mode = "nosid"
+		}
+		n, err := logoutIndexScript.Run(ctx, s.c, []string{s.subIndexKey(l.Issuer, l.Subject), s.subGoneKey(l.Issuer, l.Subject)},
+			mode, untilMS, atMS).Int64()
+		if err != nil {
+			return total, fmt.Errorf("redisstore: logout: %w", err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
+
 // Key layout; see doc.go.
 
 // recordKey is the key of a session record: the ID's tag and the hash of
@@ -302,6 +445,27 @@ func (s *Store) sidIndexKey(tag, issuer, sid string) string {
 // to clean.
 func (s *Store) sidTagKey(issuer, sid string) string {
 	return s.prefix + "{sid:" + pairHash(issuer, sid) + "}:tags"
+}
+
+// sidGoneKey is the tombstone of a logged-out (issuer, sid), in the sid's
+// own slot, beside its tag set: Create checks it when it adds a tag.
+func (s *Store) sidGoneKey(issuer, sid string) string {
+	return s.prefix + "{sid:" + pairHash(issuer, sid) + "}:gone"
+}
+
+// slotSIDGoneKey is the tombstone of a logged-out (issuer, sid) in the
+// slot of a subject tag, written by Logout for each tag it cleans:
+// createScript checks it atomically with the record write.
+func (s *Store) slotSIDGoneKey(tag, issuer, sid string) string {
+	return s.prefix + "{" + tag + "}:sidgone:" + pairHash(issuer, sid)
+}
+
+// subGoneKey is the hash of a subject's logout instants ("all": a
+// subject-wide logout, "nosid": the sid-less part of a sub+sid one), in the
+// subject's slot.
+func (s *Store) subGoneKey(issuer, subject string) string {
+	h := pairHash(issuer, subject)
+	return s.prefix + "{" + h[:tagLen] + "}:subgone:" + h
 }
 
 // pairHash is the hex SHA-256 of a NUL-joined pair.

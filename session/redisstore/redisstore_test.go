@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -53,7 +54,7 @@ func TestCluster(t *testing.T) {
 func suite(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 	t.Run("Conformance", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) session.Store {
-			return redisstore.New(newClient(t), redisstore.Config{Prefix: newPrefix()})
+			return mustNew(t, newClient(t), redisstore.Config{Prefix: newPrefix()})
 		})
 	})
 	t.Run("NoIDInRedis", func(t *testing.T) { testNoIDInRedis(t, newClient(t)) })
@@ -66,9 +67,7 @@ func suite(t *testing.T, newClient func(t *testing.T) redis.UniversalClient) {
 	t.Run("ConflictAcrossInstances", func(t *testing.T) { testConflictAcrossInstances(t, newClient(t), newClient(t)) })
 	t.Run("MalformedIDs", func(t *testing.T) { testMalformedIDs(t, newClient(t)) })
 	t.Run("DefaultPrefix", func(t *testing.T) { testDefaultPrefix(t, newClient(t)) })
-	t.Run("Claim", func(t *testing.T) { testClaim(t, newClient(t)) })
-	t.Run("ClaimConcurrent", func(t *testing.T) { testClaimConcurrent(t, newClient(t)) })
-	t.Run("Release", func(t *testing.T) { testRelease(t, newClient(t)) })
+	t.Run("Replay", func(t *testing.T) { testReplay(t, newClient(t)) })
 }
 
 func newSession(subject, sid string) *session.Session {
@@ -118,8 +117,19 @@ func populate(t *testing.T, st *redisstore.Store) []string {
 	if err := st.Delete(ctx, ids[1]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Claim(ctx, "https://op.example|jti-1", time.Now().Add(time.Hour)); err != nil {
+	if err := st.Done(ctx, "https://op.example|jti-1", time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
+	}
+	// Logouts leave tombstones of every kind: a sid, the sid-less
+	// sessions of a subject, a whole subject.
+	for _, l := range []session.Logout{
+		{Issuer: "https://op.example", SID: "s2"},
+		{Issuer: "https://op.example", SID: "s9", Subject: "alice"},
+		{Issuer: "https://op.example", Subject: "carol"},
+	} {
+		if _, err := st.Logout(ctx, l); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return ids
 }
@@ -206,7 +216,7 @@ func valuesOf(t *testing.T, c redis.UniversalClient, key string) []string {
 
 func testNoIDInRedis(t *testing.T, c redis.UniversalClient) {
 	prefix := newPrefix()
-	st := redisstore.New(c, redisstore.Config{Prefix: prefix})
+	st := mustNew(t, c, redisstore.Config{Prefix: prefix})
 	ids := populate(t, st)
 	var secrets []string
 	for _, id := range ids {
@@ -231,7 +241,7 @@ func testNoIDInRedis(t *testing.T, c redis.UniversalClient) {
 
 func testEveryKeyExpires(t *testing.T, c redis.UniversalClient) {
 	prefix := newPrefix()
-	populate(t, redisstore.New(c, redisstore.Config{Prefix: prefix}))
+	populate(t, mustNew(t, c, redisstore.Config{Prefix: prefix}))
 	kinds := make(map[string]int)
 	for _, k := range keysOf(t, c, prefix) {
 		ttl, err := c.PTTL(t.Context(), k).Result()
@@ -260,8 +270,8 @@ func testEveryKeyExpires(t *testing.T, c redis.UniversalClient) {
 func testTwoInstances(t *testing.T, c1, c2 redis.UniversalClient) {
 	ctx := t.Context()
 	prefix := newPrefix()
-	a := redisstore.New(c1, redisstore.Config{Prefix: prefix})
-	b := redisstore.New(c2, redisstore.Config{Prefix: prefix})
+	a := mustNew(t, c1, redisstore.Config{Prefix: prefix})
+	b := mustNew(t, c2, redisstore.Config{Prefix: prefix})
 	s1 := mustCreate(t, a, newSession("alice", "sid-1"))
 	s2 := mustCreate(t, a, newSession("bob", "sid-1")) // an odd provider: one sid, two subjects
 	s3 := mustCreate(t, a, newSession("alice", "sid-2"))
@@ -292,7 +302,7 @@ func testTwoInstances(t *testing.T, c1, c2 redis.UniversalClient) {
 // entries got at Create: DeleteBySID and DeleteBySubject must still find it.
 func testUpdateExtendsIndexes(t *testing.T, c redis.UniversalClient) {
 	ctx := t.Context()
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	st := mustNew(t, c, redisstore.Config{Prefix: newPrefix()})
 	var ss []*session.Session
 	for _, sub := range []string{"alice", "bob"} {
 		s := newSession(sub, "sid-"+sub)
@@ -322,7 +332,7 @@ func testUpdateExtendsIndexes(t *testing.T, c redis.UniversalClient) {
 // of the same sid and subject: the short one must not shorten the indexes.
 func testIndexOutlivesShorterMember(t *testing.T, c redis.UniversalClient) {
 	ctx := t.Context()
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	st := mustNew(t, c, redisstore.Config{Prefix: newPrefix()})
 	long := mustCreate(t, st, newSession("alice", "sid-1"))
 	short := newSession("alice", "sid-1")
 	short.Expiry = time.Now().Add(200 * time.Millisecond)
@@ -344,7 +354,7 @@ func testIndexOutlivesShorterMember(t *testing.T, c redis.UniversalClient) {
 // dead members from both index sets, which the long session keeps alive.
 func testCreatePrunesIndexes(t *testing.T, c redis.UniversalClient) {
 	ctx := t.Context()
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	st := mustNew(t, c, redisstore.Config{Prefix: newPrefix()})
 	const iss, n = "https://op.example", 20
 	long := mustCreate(t, st, newSession("alice", "sid-1"))
 	other := mustCreate(t, st, newSession("alice", "sid-2")) // another sid of the subject
@@ -393,7 +403,7 @@ func testCreatePrunesIndexes(t *testing.T, c redis.UniversalClient) {
 // counted as uint64.
 func testLargeVersion(t *testing.T, c redis.UniversalClient) {
 	ctx := t.Context()
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	st := mustNew(t, c, redisstore.Config{Prefix: newPrefix()})
 	s := newSession("alice", "sid-1")
 	s.Version = 1<<63 + 5
 	mustCreate(t, st, s)
@@ -422,8 +432,8 @@ func testLargeVersion(t *testing.T, c redis.UniversalClient) {
 func testConflictAcrossInstances(t *testing.T, c1, c2 redis.UniversalClient) {
 	ctx := t.Context()
 	prefix := newPrefix()
-	a := redisstore.New(c1, redisstore.Config{Prefix: prefix})
-	b := redisstore.New(c2, redisstore.Config{Prefix: prefix})
+	a := mustNew(t, c1, redisstore.Config{Prefix: prefix})
+	b := mustNew(t, c2, redisstore.Config{Prefix: prefix})
 	s := mustCreate(t, a, newSession("alice", "sid-1"))
 	onA, err := a.Get(ctx, s.ID)
 	if err != nil {
@@ -453,7 +463,7 @@ func testConflictAcrossInstances(t *testing.T, c1, c2 redis.UniversalClient) {
 
 func testMalformedIDs(t *testing.T, c redis.UniversalClient) {
 	ctx := t.Context()
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	st := mustNew(t, c, redisstore.Config{Prefix: newPrefix()})
 	s := mustCreate(t, st, newSession("alice", "sid-1"))
 	tag, random, _ := strings.Cut(s.ID, ".")
 	for _, id := range []string{
@@ -483,7 +493,7 @@ func testMalformedIDs(t *testing.T, c redis.UniversalClient) {
 }
 
 func testDefaultPrefix(t *testing.T, c redis.UniversalClient) {
-	st := redisstore.New(c, redisstore.Config{})
+	st := mustNew(t, c, redisstore.Config{})
 	s := mustCreate(t, st, newSession("prefix-check", ""))
 	t.Cleanup(func() { st.Delete(context.Background(), s.ID) })
 	for _, k := range keysOf(t, c, redisstore.DefaultPrefix) {
@@ -493,59 +503,38 @@ func testDefaultPrefix(t *testing.T, c redis.UniversalClient) {
 	}
 }
 
-func testClaim(t *testing.T, c redis.UniversalClient) {
+func testReplay(t *testing.T, c redis.UniversalClient) {
 	ctx := t.Context()
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
+	st := mustNew(t, c, redisstore.Config{Prefix: newPrefix()})
+	seen := func(key string, want bool) {
+		t.Helper()
+		if got, err := st.Seen(ctx, key); got != want || err != nil {
+			t.Fatalf("Seen(%q) = %v, %v; want %v, nil", key, got, err, want)
+		}
+	}
+	// Seen only reads: any number of them leaves the key unseen.
+	for range 3 {
+		seen("iss|jti-1", false)
+	}
 	until := time.Now().Add(500 * time.Millisecond)
-	for i, want := range []bool{true, false, false} {
-		fresh, err := st.Claim(ctx, "iss|jti-1", until)
-		if fresh != want || err != nil {
-			t.Errorf("Claim #%d = %v, %v; want %v, nil", i+1, fresh, err, want)
+	for range 2 { // Done is idempotent
+		if err := st.Done(ctx, "iss|jti-1", until); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if fresh, err := st.Claim(ctx, "iss|jti-2", until); !fresh || err != nil {
-		t.Errorf("Claim of another key = %v, %v; want true, nil", fresh, err)
+	seen("iss|jti-1", true)
+	seen("iss|jti-2", false)
+	// A past or zero until records nothing lasting.
+	if err := st.Done(ctx, "iss|jti-past", time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
 	}
-	// A past until holds nothing, and does not refresh a held key.
-	if fresh, err := st.Claim(ctx, "iss|jti-1", time.Now().Add(-time.Minute)); fresh || err != nil {
-		t.Errorf("Claim of a held key with a past until = %v, %v; want false, nil", fresh, err)
+	seen("iss|jti-past", false)
+	if err := st.Done(ctx, "iss|jti-zero", time.Time{}); err != nil {
+		t.Fatal(err)
 	}
-	for i := range 2 {
-		if fresh, err := st.Claim(ctx, "iss|jti-past", time.Now().Add(-time.Minute)); !fresh || err != nil {
-			t.Errorf("Claim #%d of a new key with a past until = %v, %v; want true, nil", i+1, fresh, err)
-		}
-	}
-	if fresh, err := st.Claim(ctx, "iss|jti-zero", time.Time{}); !fresh || err != nil {
-		t.Errorf("Claim with a zero until = %v, %v; want true, nil", fresh, err)
-	}
-
+	seen("iss|jti-zero", false)
 	time.Sleep(time.Until(until) + 100*time.Millisecond)
-	if fresh, err := st.Claim(ctx, "iss|jti-1", time.Now().Add(time.Minute)); !fresh || err != nil {
-		t.Errorf("Claim after until passed = %v, %v; want true, nil", fresh, err)
-	}
-}
-
-func testClaimConcurrent(t *testing.T, c redis.UniversalClient) {
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
-	var wg sync.WaitGroup
-	var fresh, failed atomic.Int32
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, err := st.Claim(t.Context(), "iss|jti-race", time.Now().Add(time.Minute))
-			if err != nil {
-				failed.Add(1)
-			}
-			if ok {
-				fresh.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if fresh.Load() != 1 || failed.Load() != 0 {
-		t.Errorf("20 concurrent Claims: %d fresh, %d failed; want 1, 0", fresh.Load(), failed.Load())
-	}
+	seen("iss|jti-1", false)
 }
 
 // TestConnectionFailure points a store at a closed port: every method must
@@ -567,7 +556,10 @@ func TestConnectionFailure(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Cleanup(func() { c.Close() })
-			st := redisstore.New(c, redisstore.Config{})
+			if _, err := redisstore.New(t.Context(), c, redisstore.Config{}); err == nil {
+				t.Error("New of an unreachable Redis succeeded")
+			}
+			st := redisstore.NewUnchecked(c, redisstore.Config{})
 			ctx := t.Context()
 			id := "0123456789abcdef." + session.NewID() // well formed: Get must ask Redis
 			s := newSession("alice", "sid-1")
@@ -597,11 +589,14 @@ func TestConnectionFailure(t *testing.T) {
 			check("DeleteBySID", err)
 			_, err = st.DeleteBySubject(ctx, "https://op.example", "alice")
 			check("DeleteBySubject", err)
-			fresh, err := st.Claim(ctx, "iss|jti", time.Now().Add(time.Minute))
-			check("Claim", err)
-			if fresh {
-				t.Error("failed Claim reported fresh")
+			_, err = st.Logout(ctx, session.Logout{Issuer: "https://op.example", SID: "sid-1", Subject: "alice"})
+			check("Logout", err)
+			seen, err := st.Seen(ctx, "iss|jti")
+			check("Seen", err)
+			if seen {
+				t.Error("failed Seen reported seen")
 			}
+			check("Done", st.Done(ctx, "iss|jti", time.Now().Add(time.Minute)))
 		})
 	}
 }
@@ -643,7 +638,7 @@ func TestRoundTrips(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	h := &countHook{}
 	c.AddHook(h)
-	st := redisstore.New(c, redisstore.Config{})
+	st := mustNew(t, c, redisstore.Config{})
 	ctx := t.Context()
 	populate(t, st) // loads the scripts but deleteIndexScript
 	if _, err := st.DeleteBySubject(ctx, "https://op.example", "nobody"); err != nil {
@@ -670,23 +665,94 @@ func TestRoundTrips(t *testing.T) {
 	count("Delete", 1, func() error { return st.Delete(ctx, noSID.ID) })
 	count("DeleteBySubject", 1, func() error { _, err := st.DeleteBySubject(ctx, "https://op.example", "alice"); return err })
 	count("DeleteBySID", 2, func() error { _, err := st.DeleteBySID(ctx, "https://op.example", "sid-9"); return err })
-	count("Claim", 1, func() error { _, err := st.Claim(ctx, "k", time.Now().Add(time.Minute)); return err })
+	count("Seen", 1, func() error { _, err := st.Seen(ctx, "k"); return err })
+	count("Done", 1, func() error { return st.Done(ctx, "k", time.Now().Add(time.Minute)) })
 }
 
-func testRelease(t *testing.T, c redis.UniversalClient) {
-	st := redisstore.New(c, redisstore.Config{Prefix: newPrefix()})
-	ctx := t.Context()
-	until := time.Now().Add(time.Hour)
-	if fresh, err := st.Claim(ctx, "iss|jti-r", until); !fresh || err != nil {
-		t.Fatalf("first Claim = %v, %v", fresh, err)
-	}
-	if err := st.Release(ctx, "iss|jti-r"); err != nil {
+// mustNew is redisstore.New with the test's context, failing the test on
+// an error.
+func mustNew(t testing.TB, c redis.UniversalClient, cfg redisstore.Config) *redisstore.Store {
+	t.Helper()
+	st, err := redisstore.New(context.Background(), c, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if fresh, err := st.Claim(ctx, "iss|jti-r", until); !fresh || err != nil {
-		t.Fatalf("Claim after Release = %v, %v; want true, nil", fresh, err)
+	return st
+}
+
+// TestEvictionPolicy: New refuses a Redis that may evict rpkit's keys — its
+// logout indexes and tombstones would go first, all having TTLs, and a
+// logout would then miss live sessions — unless AllowEviction says to go
+// on with a warning. A server that refuses CONFIG GET is accepted with a
+// warning; an unreachable one is an error.
+func TestEvictionPolicy(t *testing.T) {
+	addr := redistest.Start(t)
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { admin.Close() })
+	ctx := t.Context()
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+
+	for _, tc := range []struct {
+		policy string
+		allow  bool
+		want   error
+		warn   string
+	}{
+		{"noeviction", false, nil, ""},
+		{"volatile-lru", false, redisstore.ErrEvictionPolicy, ""},
+		{"allkeys-lru", false, redisstore.ErrEvictionPolicy, ""},
+		{"volatile-ttl", true, nil, "maxmemory-policy may evict keys"},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			logs.Reset()
+			if err := admin.ConfigSet(ctx, "maxmemory-policy", tc.policy).Err(); err != nil {
+				t.Fatal(err)
+			}
+			st, err := redisstore.New(ctx, admin, redisstore.Config{AllowEviction: tc.allow, Logger: logger})
+			if !errors.Is(err, tc.want) || (err == nil) != (st != nil) {
+				t.Fatalf("New = %v, %v; want %v", st, err, tc.want)
+			}
+			if err != nil && !strings.Contains(err.Error(), tc.policy) {
+				t.Errorf("the error does not name the policy: %v", err)
+			}
+			if !strings.Contains(logs.String(), tc.warn) || (tc.warn == "") != (logs.Len() == 0) {
+				t.Errorf("log = %q, want %q", logs.String(), tc.warn)
+			}
+		})
 	}
-	if fresh, _ := st.Claim(ctx, "iss|jti-r", until); fresh {
-		t.Fatal("the claim after Release does not hold")
+
+	// A user without CONFIG (as on managed services that rename it).
+	if err := admin.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, "ACL", "SETUSER", "app", "on", ">app-password", "~*", "+@all", "-config").Err(); err != nil {
+		t.Fatal(err)
+	}
+	app := redis.NewClient(&redis.Options{Addr: addr, Username: "app", Password: "app-password"})
+	t.Cleanup(func() { app.Close() })
+	logs.Reset()
+	if _, err := redisstore.New(ctx, app, redisstore.Config{Logger: logger}); err != nil {
+		t.Fatalf("New without CONFIG permission: %v", err)
+	}
+	if !strings.Contains(logs.String(), "cannot read maxmemory-policy") {
+		t.Errorf("no warning when CONFIG GET is refused: %q", logs.String())
+	}
+}
+
+// TestPrefixEmptyHashTag: a Prefix with an empty hash tag would scatter a
+// session's keys over cluster slots (CROSSSLOT on every Create): refused.
+func TestPrefixEmptyHashTag(t *testing.T) {
+	addr := redistest.Start(t)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	for _, tc := range []struct {
+		prefix string
+		ok     bool
+	}{{"app{}:", false}, {"{}", false}, {"{app}:", true}, {"app:", true}, {"a{b:", true}} {
+		_, err := redisstore.New(t.Context(), c, redisstore.Config{Prefix: tc.prefix})
+		if (err == nil) != tc.ok {
+			t.Errorf("New with Prefix %q = %v; want ok %v", tc.prefix, err, tc.ok)
+		}
 	}
 }

@@ -63,19 +63,29 @@ end
 
 // createScript stores a new record and adds it to its indexes, after
 // removing from them every member whose record no longer exists (expired
-// by TTL).
+// by TTL) — unless a logout's tombstone in the record's slot covers it.
 //
-// KEYS[1] record, KEYS[2] subject index, KEYS[3] sid index (absent without
-// a sid). ARGV: data, iss, sub, sid, version, expiry (ms).
-// Returns 1, or 0 when the record key is taken (never, with 256-bit IDs).
+// KEYS[1] record, KEYS[2] subject index, KEYS[3] subject tombstone,
+// KEYS[4] sid index and KEYS[5] the sid's tombstone in this slot (both
+// absent without a sid). ARGV: data, iss, sub, sid, version, expiry (ms),
+// the ID token's iat (ms; "0": not covered by subject tombstones).
+// Returns 1, -5 when a tombstone covers the session, or 0 when the record
+// key is taken (never, with 256-bit IDs).
 var createScript = redis.NewScript(luaLib + `
+local iat = tonumber(ARGV[7])
+if iat > 0 then
+  local t = redis.call('HMGET', KEYS[3], 'all', 'nosid')
+  if t[1] and iat <= tonumber(t[1]) then return -5 end
+  if ARGV[4] == '' and t[2] and iat <= tonumber(t[2]) then return -5 end
+end
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then return -5 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local function prune(key)
   for _, m in ipairs(redis.call('SMEMBERS', key)) do
     if redis.call('EXISTS', m) == 0 then redis.call('SREM', key, m) end
   end
 end
-local sx = KEYS[3] or ''
+local sx = KEYS[4] or ''
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'iss', ARGV[2], 'sub', ARGV[3], 'sid', ARGV[4],
   'ver', ARGV[5], 'ux', KEYS[2], 'sx', sx)
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
@@ -160,4 +170,66 @@ var sidTagScript = redis.NewScript(luaLib + `
 redis.call('SADD', KEYS[1], ARGV[1])
 extend(KEYS[1], ARGV[2], now_ms())
 return 1
+`)
+
+// sidTagCreateScript is sidTagScript for Create: it adds nothing, and
+// returns 0, when the sid has been logged out.
+//
+// KEYS[1] sid tag set, KEYS[2] the sid's tombstone. ARGV: tag, expiry (ms).
+var sidTagCreateScript = redis.NewScript(luaLib + `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+extend(KEYS[1], ARGV[2], now_ms())
+return 1
+`)
+
+// logoutSIDScript writes a logged-out sid's tombstone (or extends it; a
+// tombstone is never shortened) and returns the sid's subject tags.
+//
+// KEYS[1] sid tag set, KEYS[2] the sid's tombstone. ARGV: until (ms).
+var logoutSIDScript = redis.NewScript(luaLib + `
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], '1', 'PXAT', ARGV[1])
+else
+  extend(KEYS[2], ARGV[1], now_ms())
+end
+return redis.call('SMEMBERS', KEYS[1])
+`)
+
+// logoutIndexScript records a logout's tombstone in one slot and deletes
+// the live records of one index there, with their entries in the other
+// index.
+//
+// KEYS[1] the index (a sid index for mode "sid", else a subject index),
+// KEYS[2] the tombstone: for "sid" the sid's tombstone in this slot, else
+// the subject's tombstone hash, whose field named by the mode ("all" or
+// "nosid") keeps the latest logout instant. ARGV: mode, until (ms),
+// instant (ms). Mode "nosid" deletes only the records without a sid and
+// keeps the index. Returns how many live records it deleted.
+var logoutIndexScript = redis.NewScript(luaLib + `
+local mode, now = ARGV[1], now_ms()
+if mode == 'sid' then
+  if redis.call('EXISTS', KEYS[2]) == 0 then
+    redis.call('SET', KEYS[2], '1', 'PXAT', ARGV[2])
+  else
+    extend(KEYS[2], ARGV[2], now)
+  end
+else
+  local cur = tonumber(redis.call('HGET', KEYS[2], mode) or '0')
+  if tonumber(ARGV[3]) > cur then redis.call('HSET', KEYS[2], mode, ARGV[3]) end
+  extend(KEYS[2], ARGV[2], now)
+end
+local n = 0
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local f = redis.call('HMGET', m, 'ux', 'sx')
+  if f[1] and (mode ~= 'nosid' or not f[2] or f[2] == '') then
+    redis.call('DEL', m)
+    n = n + 1
+    if f[1] ~= KEYS[1] then redis.call('SREM', f[1], m) end
+    if f[2] and f[2] ~= '' and f[2] ~= KEYS[1] then redis.call('SREM', f[2], m) end
+    if mode == 'nosid' then redis.call('SREM', KEYS[1], m) end
+  end
+end
+if mode ~= 'nosid' then redis.call('DEL', KEYS[1]) end
+return n
 `)

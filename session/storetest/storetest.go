@@ -22,7 +22,7 @@ import (
 )
 
 // Run checks that the stores newStore returns follow the [session.Store]
-// contract. Each subtest calls newStore for a fresh, empty store. The
+// contract, Logout's tombstones included. Each subtest calls newStore for a fresh, empty store. The
 // stores must use the real clock: one subtest waits about a second for a
 // session to expire. Run the suite with -race to check concurrent use.
 //
@@ -59,6 +59,12 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		{"ConcurrentUpdateAndLogout", testConcurrentUpdateAndLogout},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"ParallelCreate", testParallelCreate},
+		{"LogoutBySID", testLogoutBySID},
+		{"LogoutBySubject", testLogoutBySubject},
+		{"LogoutBySubjectAndSID", testLogoutBySubjectAndSID},
+		{"LogoutLapses", testLogoutLapses},
+		{"LogoutInvalid", testLogoutInvalid},
+		{"LogoutRacesCreate", testLogoutRacesCreate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -911,5 +917,166 @@ func testParallelCreate(t *testing.T, st session.Store) {
 	}
 	if n, err := st.DeleteBySID(ctx, issuerA, "sid-3"); n != each || err != nil {
 		t.Errorf("DeleteBySID after parallel Creates = %d, %v; want %d, nil", n, err, each)
+	}
+}
+
+// withIAT returns s with an ID token issued at iat (the "iat" claim).
+func withIAT(s *session.Session, iat time.Time) *session.Session {
+	s.Claims = json.RawMessage(fmt.Sprintf(`{"sub":%q,"iat":%d}`, s.Subject, iat.Unix()))
+	return s
+}
+
+// wantLoggedOut checks that Create refuses s with ErrLoggedOut and stores
+// nothing.
+func wantLoggedOut(t *testing.T, st session.Store, s *session.Session, why string) {
+	t.Helper()
+	if err := st.Create(t.Context(), s); !errors.Is(err, session.ErrLoggedOut) {
+		t.Errorf("Create of %s = %v; want ErrLoggedOut", why, err)
+	}
+	if s.ID != "" {
+		t.Errorf("refused Create of %s set an ID", why)
+	}
+}
+
+func logout(t *testing.T, st session.Store, l session.Logout, want int) {
+	t.Helper()
+	if n, err := st.Logout(t.Context(), l); n != want || err != nil {
+		t.Fatalf("Logout(%+v) = %d, %v; want %d, nil", l, n, err, want)
+	}
+}
+
+// testLogoutBySID: a sid logout ends the sid's sessions, of any subject,
+// and refuses new ones of that sid until its tombstone lapses — a login
+// that raced the logout loses. Other sids, subjects and issuers are
+// untouched. Calling it again is harmless.
+func testLogoutBySID(t *testing.T, st session.Store) {
+	a1 := create(t, st, newSession(issuerA, "alice", "X"))
+	a2 := create(t, st, newSession(issuerA, "alice", "X"))
+	a3 := create(t, st, newSession(issuerA, "alice", "Y"))
+	noSID := create(t, st, newSession(issuerA, "alice", ""))
+	other := create(t, st, newSession(issuerB, "alice", "X"))
+
+	logout(t, st, session.Logout{Issuer: issuerA, SID: "X"}, 2)
+	wantGone(t, st, a1.ID, "Logout of its sid")
+	wantGone(t, st, a2.ID, "Logout of its sid")
+	wantPresent(t, st, a3.ID, "Logout of another sid")
+	wantPresent(t, st, noSID.ID, "a sid-only Logout")
+	wantPresent(t, st, other.ID, "Logout at another issuer")
+
+	wantLoggedOut(t, st, newSession(issuerA, "alice", "X"), "a session of a logged-out sid")
+	wantLoggedOut(t, st, newSession(issuerA, "bob", "X"), "another subject's session of a logged-out sid")
+	create(t, st, newSession(issuerA, "alice", "Z"))
+	create(t, st, newSession(issuerB, "alice", "X"))
+	logout(t, st, session.Logout{Issuer: issuerA, SID: "X"}, 0)
+}
+
+// testLogoutBySubject: a subject-wide logout ends every session of the
+// subject and refuses new ones whose ID token was issued no later than the
+// logout; a login after it is accepted.
+func testLogoutBySubject(t *testing.T, st session.Store) {
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	a1 := create(t, st, newSession(issuerA, "alice", "X"))
+	a2 := create(t, st, newSession(issuerA, "alice", ""))
+	bob := create(t, st, newSession(issuerA, "bob", "X"))
+
+	logout(t, st, session.Logout{Issuer: issuerA, Subject: "alice", IssuedAt: at}, 2)
+	wantGone(t, st, a1.ID, "Logout of its subject")
+	wantGone(t, st, a2.ID, "Logout of its subject")
+	wantPresent(t, st, bob.ID, "Logout of another subject")
+
+	wantLoggedOut(t, st, withIAT(newSession(issuerA, "alice", "X"), at.Add(-time.Second)), "a session issued before the logout")
+	wantLoggedOut(t, st, withIAT(newSession(issuerA, "alice", ""), at), "a session issued at the logout's instant")
+	create(t, st, withIAT(newSession(issuerA, "alice", "X"), at.Add(time.Second)))
+	// Without an iat, Created stands for it: a second ago, after the logout.
+	create(t, st, newSession(issuerA, "alice", "W"))
+	create(t, st, withIAT(newSession(issuerA, "bob", "Y"), at.Add(-time.Second)))
+}
+
+// testLogoutBySubjectAndSID: a logout naming both ends the sid's sessions
+// and the subject's sessions that have no sid (their provider gave no sid
+// in ID tokens), not the subject's other provider sessions.
+func testLogoutBySubjectAndSID(t *testing.T, st session.Store) {
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	x := create(t, st, newSession(issuerA, "alice", "X"))
+	noSID := create(t, st, newSession(issuerA, "alice", ""))
+	y := create(t, st, newSession(issuerA, "alice", "Y"))
+	bobNoSID := create(t, st, newSession(issuerA, "bob", ""))
+
+	logout(t, st, session.Logout{Issuer: issuerA, Subject: "alice", SID: "X", IssuedAt: at}, 2)
+	wantGone(t, st, x.ID, "Logout of its sid")
+	wantGone(t, st, noSID.ID, "Logout of its subject and a sid")
+	wantPresent(t, st, y.ID, "Logout of its subject and another sid")
+	wantPresent(t, st, bobNoSID.ID, "Logout of another subject")
+
+	wantLoggedOut(t, st, withIAT(newSession(issuerA, "alice", ""), at), "a sid-less session issued before the logout")
+	wantLoggedOut(t, st, withIAT(newSession(issuerA, "alice", "X"), at.Add(time.Hour)), "a session of the logged-out sid")
+	create(t, st, withIAT(newSession(issuerA, "alice", "Y"), at.Add(-time.Second)))
+	create(t, st, withIAT(newSession(issuerA, "alice", ""), at.Add(time.Second)))
+	// The subject index still finds the sessions left.
+	if n, err := st.DeleteBySubject(t.Context(), issuerA, "alice"); n != 3 || err != nil {
+		t.Errorf("DeleteBySubject after the Logout = %d, %v; want 3, nil", n, err)
+	}
+}
+
+// testLogoutLapses: after Until, a logout's tombstones refuse nothing.
+func testLogoutLapses(t *testing.T, st session.Store) {
+	until := time.Now().Add(700 * time.Millisecond)
+	at := time.Now().Add(-time.Minute)
+	logout(t, st, session.Logout{Issuer: issuerA, SID: "X", Until: until}, 0)
+	logout(t, st, session.Logout{Issuer: issuerA, Subject: "alice", IssuedAt: at, Until: until}, 0)
+	wantLoggedOut(t, st, newSession(issuerA, "bob", "X"), "a session of a logged-out sid")
+	wantLoggedOut(t, st, withIAT(newSession(issuerA, "alice", "Y"), at), "a session of a logged-out subject")
+	time.Sleep(time.Until(until) + 100*time.Millisecond)
+	create(t, st, newSession(issuerA, "bob", "X"))
+	create(t, st, withIAT(newSession(issuerA, "alice", "Y"), at))
+}
+
+// testLogoutInvalid: a Logout that names nothing ends nothing.
+func testLogoutInvalid(t *testing.T, st session.Store) {
+	a := create(t, st, newSession(issuerA, "alice", "X"))
+	for _, l := range []session.Logout{{}, {Issuer: issuerA}, {SID: "X", Subject: "alice"}} {
+		logout(t, st, l, 0)
+	}
+	wantPresent(t, st, a.ID, "Logouts that name nothing")
+	create(t, st, newSession(issuerA, "alice", "X"))
+}
+
+// testLogoutRacesCreate races logins (Create) of one provider session
+// against its logout: once Logout has returned, none of them exists,
+// whichever won each race.
+func testLogoutRacesCreate(t *testing.T, st session.Store) {
+	ctx := t.Context()
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created []string
+	)
+	start := make(chan struct{})
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			s := newSession(issuerA, fmt.Sprintf("user-%d", i%2), "X")
+			err := st.Create(ctx, s)
+			switch {
+			case err == nil:
+				mu.Lock()
+				created = append(created, s.ID)
+				mu.Unlock()
+			case !errors.Is(err, session.ErrLoggedOut):
+				t.Errorf("Create: %v", err)
+			}
+		}()
+	}
+	close(start)
+	if _, err := st.Logout(ctx, session.Logout{Issuer: issuerA, SID: "X"}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range created {
+		wantGone(t, st, id, "a Logout that raced its Create")
 	}
 }
