@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rpkit/rpkit/rp"
+	"github.com/rpkit/rpkit/session"
 )
 
 // Verifier verifies logout tokens; *rp.Client is one.
@@ -21,25 +22,26 @@ type Verifier interface {
 	VerifyLogoutToken(ctx context.Context, raw string) (*rp.LogoutToken, error)
 }
 
-// Sessions ends sessions by the logout token's names; a session.Store is
+// Sessions ends the sessions a logout names, and keeps refusing new ones
+// of the logged-out provider session for a while (tombstones, so that a
+// login whose code exchange raced the logout loses); a session.Store is
 // one.
 type Sessions interface {
-	DeleteBySID(ctx context.Context, issuer, sid string) (int, error)
-	DeleteBySubject(ctx context.Context, issuer, subject string) (int, error)
+	Logout(ctx context.Context, l session.Logout) (int, error)
 }
 
-// ReplayCache remembers logout token IDs. Claim reports fresh=true the first
-// time it sees key before until, false after that. The Redis store's Claim
-// method satisfies it, so replays are refused across instances.
+// ReplayCache remembers the logout tokens that were acted on, by issuer
+// and jti. Seen reports whether Done recorded key and its until has not
+// passed. The handler calls Seen before ending sessions and Done after:
+// nothing is recorded for a logout that did not complete, so the
+// provider's retry of it is never refused as a replay — not after a
+// failure between the two, nor when a client library retries a command
+// whose first reply was lost. Both must be safe to retry. The Redis
+// store's Seen and Done satisfy it, so replays are refused across
+// instances.
 type ReplayCache interface {
-	Claim(ctx context.Context, key string, until time.Time) (fresh bool, err error)
-}
-
-// Releaser is an optional capability of a [ReplayCache]: Release forgets a
-// key, so that a token whose sessions could not be ended (the store was
-// down) is accepted again when the provider retries.
-type Releaser interface {
-	Release(ctx context.Context, key string) error
+	Seen(ctx context.Context, key string) (bool, error)
+	Done(ctx context.Context, key string, until time.Time) error
 }
 
 // Config configures a [Handler]. Verifier and at least one of Sessions and
@@ -51,10 +53,12 @@ type Config struct {
 	Sessions Sessions
 	// OnLogout, when set, is called with every verified token (after
 	// Sessions, if both are set), for applications that keep their own
-	// session tables. An error answers 503 so that the provider retries.
+	// session tables. An error answers 503 so that the provider retries:
+	// it may then be called again for the same token, so it must be
+	// idempotent.
 	OnLogout func(ctx context.Context, t *rp.LogoutToken) error
-	// Replay refuses a token ID seen before. Zero: a [MemoryReplayCache]
-	// (one process; use the Redis store's Claim across instances).
+	// Replay refuses a token acted on before. Zero: a [MemoryReplayCache]
+	// (one process; use the Redis store across instances).
 	Replay ReplayCache
 	// MaxBodyBytes caps the request body. Zero: 64 KiB.
 	MaxBodyBytes int64
@@ -130,27 +134,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := "logout-jti:" + t.Issuer + "|" + t.JTI
-	// Held for as long as the verifier would accept the token.
-	fresh, err := h.cfg.Replay.Claim(ctx, key, t.AcceptUntil)
+	seen, err := h.cfg.Replay.Seen(ctx, key)
 	switch {
 	case err != nil:
 		h.refuse(w, r, http.StatusServiceUnavailable, fmt.Errorf("backchannel: replay cache: %w", err))
 		return
-	case !fresh:
+	case seen:
 		h.refuse(w, r, http.StatusBadRequest, fmt.Errorf("%w: jti %q", ErrReplay, t.JTI))
 		return
 	}
+	// Ending sessions is idempotent: a replay that slips in before Done
+	// (two deliveries at once, or a Done that failed) only ends again what
+	// this logout ends, and the tombstones refuse the rest.
 	n, err := h.end(ctx, t)
 	if err != nil {
-		// Nothing or not everything was ended: let the provider retry with
-		// the same token.
-		if rel, ok := h.cfg.Replay.(Releaser); ok {
-			if rerr := rel.Release(context.WithoutCancel(ctx), key); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-		}
+		// Nothing or not everything was ended, and nothing was recorded:
+		// the provider's retry of the same token runs it all again.
 		h.refuse(w, r, http.StatusServiceUnavailable, err)
 		return
+	}
+	// Held for as long as the verifier would accept the token.
+	if err := h.cfg.Replay.Done(context.WithoutCancel(ctx), key, t.AcceptUntil); err != nil {
+		// The sessions have ended: answer 200. A replay before the jti is
+		// recorded elsewhere would only end them again.
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "rpkit: back-channel logout: recording the jti failed",
+			slog.Any("token", t), slog.String("error", err.Error()))
 	}
 	attrs := []slog.Attr{slog.Any("token", t)}
 	if h.cfg.Sessions != nil {
@@ -183,16 +191,14 @@ func (h *Handler) readToken(w http.ResponseWriter, r *http.Request) (string, int
 	return tokens[0], 0, nil
 }
 
-// end ends the sessions the token names and reports how many.
+// end ends the sessions the token names and reports how many: those of
+// its sid — and, when it names a subject too, the subject's sessions
+// without a sid — or, without a sid, every session of its subject.
 func (h *Handler) end(ctx context.Context, t *rp.LogoutToken) (int, error) {
 	n := 0
 	if h.cfg.Sessions != nil {
 		var err error
-		if t.SID != "" {
-			n, err = h.cfg.Sessions.DeleteBySID(ctx, t.Issuer, t.SID)
-		} else {
-			n, err = h.cfg.Sessions.DeleteBySubject(ctx, t.Issuer, t.Subject)
-		}
+		n, err = h.cfg.Sessions.Logout(ctx, session.Logout{Issuer: t.Issuer, Subject: t.Subject, SID: t.SID, IssuedAt: t.IssuedAt})
 		if err != nil {
 			return n, fmt.Errorf("backchannel: ending sessions: %w", err)
 		}

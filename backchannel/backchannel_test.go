@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -167,27 +168,36 @@ func TestRules(t *testing.T) {
 }
 
 // TestEndsTheRightSessions: sid-only, sub-only and sid+sub tokens, over two
-// sessions of alice and one of bob.
+// sessions of alice with sids, one of alice without a sid (her provider
+// puts sid in logout tokens, not in ID tokens) and one of bob. A sid+sub
+// token ends the sid's sessions and the subject's sid-less ones.
 func TestEndsTheRightSessions(t *testing.T) {
 	tests := []struct {
-		name             string
-		opts             oidctest.LogoutTokenOptions
-		a1, a2, bobAlive bool
+		name                    string
+		opts                    oidctest.LogoutTokenOptions
+		a1, a2, noSID, bobAlive bool
+		ended                   int
 	}{
-		{"sid only", oidctest.LogoutTokenOptions{SID: "sid-a1"}, false, true, true},
-		{"sub only", oidctest.LogoutTokenOptions{Subject: "alice"}, false, false, true},
-		{"sid and sub", oidctest.LogoutTokenOptions{Subject: "alice", SID: "sid-a2"}, true, false, true},
-		{"unknown sid", oidctest.LogoutTokenOptions{SID: "sid-unknown"}, true, true, true},
+		{"sid only", oidctest.LogoutTokenOptions{SID: "sid-a1"}, false, true, true, true, 1},
+		{"sub only", oidctest.LogoutTokenOptions{Subject: "alice"}, false, false, false, true, 3},
+		{"sid and sub", oidctest.LogoutTokenOptions{Subject: "alice", SID: "sid-a2"}, true, false, false, true, 2},
+		{"sid and sub, unknown sid", oidctest.LogoutTokenOptions{Subject: "alice", SID: "sid-x"}, true, true, false, true, 1},
+		{"unknown sid", oidctest.LogoutTokenOptions{SID: "sid-unknown"}, true, true, true, true, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newReceiver(t, nil, nil, nil)
-			a1, a2, bob := r.add(t, "alice", "sid-a1"), r.add(t, "alice", "sid-a2"), r.add(t, "bob", "sid-b")
+			var logs strings.Builder
+			r := newReceiver(t, nil, func(c *backchannel.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }, nil)
+			a1, a2, noSID, bob := r.add(t, "alice", "sid-a1"), r.add(t, "alice", "sid-a2"), r.add(t, "alice", ""), r.add(t, "bob", "sid-b")
 			if a := r.post(t, tc.opts); a.status != http.StatusOK {
 				t.Fatalf("answer %d %v", a.status, a.body)
 			}
-			if r.alive(t, a1) != tc.a1 || r.alive(t, a2) != tc.a2 || r.alive(t, bob) != tc.bobAlive {
-				t.Fatalf("alive after logout: alice-1 %v, alice-2 %v, bob %v", r.alive(t, a1), r.alive(t, a2), r.alive(t, bob))
+			if r.alive(t, a1) != tc.a1 || r.alive(t, a2) != tc.a2 || r.alive(t, noSID) != tc.noSID || r.alive(t, bob) != tc.bobAlive {
+				t.Fatalf("alive after logout: alice-1 %v, alice-2 %v, alice without sid %v, bob %v",
+					r.alive(t, a1), r.alive(t, a2), r.alive(t, noSID), r.alive(t, bob))
+			}
+			if want := fmt.Sprintf("sessions_ended=%d", tc.ended); !strings.Contains(logs.String(), want) {
+				t.Errorf("log %q lacks %s", logs.String(), want)
 			}
 		})
 	}
@@ -195,14 +205,14 @@ func TestEndsTheRightSessions(t *testing.T) {
 
 func TestReplayRefused(t *testing.T) {
 	r := newReceiver(t, nil, nil, nil)
-	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"})
+	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{Subject: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a := r.postRaw(t, raw); a.status != http.StatusOK {
 		t.Fatalf("first: %d", a.status)
 	}
-	id := r.add(t, "alice", "sid-1") // a new session with the same sid
+	id := r.add(t, "alice", "sid-2") // a login after the logout
 	if a := r.postRaw(t, raw); a.status != http.StatusBadRequest || a.body["error_description"] != "logout token replayed" {
 		t.Fatalf("replay: %d %v", a.status, a.body)
 	}
@@ -380,11 +390,11 @@ type failingStore struct {
 	down atomic.Bool
 }
 
-func (f *failingStore) DeleteBySID(ctx context.Context, iss, sid string) (int, error) {
+func (f *failingStore) Logout(ctx context.Context, l session.Logout) (int, error) {
 	if f.down.Load() {
 		return 0, errors.New("connection refused")
 	}
-	return f.Store.DeleteBySID(ctx, iss, sid)
+	return f.Store.Logout(ctx, l)
 }
 
 // TestStoreFailureLetsTheProviderRetry: 503, nothing claimed, and the same
@@ -470,7 +480,7 @@ func TestRegistration(t *testing.T) {
 // accepts the token, whatever rp's clock skew.
 func TestReplayWithinALargeLeeway(t *testing.T) {
 	r := newReceiver(t, nil, nil, func(c *rp.Config) { c.ClockSkew = 5 * time.Minute })
-	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"}) // exp = iat + 2m
+	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{Subject: "alice"}) // exp = iat + 2m
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +488,7 @@ func TestReplayWithinALargeLeeway(t *testing.T) {
 		t.Fatalf("first: %d", a.status)
 	}
 	r.clk.Advance(4 * time.Minute) // past exp, within the leeway
-	id := r.add(t, "alice", "sid-1")
+	id := r.add(t, "alice", "sid-2")
 	if a := r.postRaw(t, raw); a.status != http.StatusBadRequest || a.body["error_description"] != "logout token replayed" {
 		t.Fatalf("replay within the leeway: %d %v", a.status, a.body)
 	}

@@ -243,7 +243,10 @@ func TestLogoutAcrossInstances(t *testing.T) {
 	newStack := func() *instance {
 		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		t.Cleanup(func() { rdb.Close() })
-		st := redisstore.New(rdb, redisstore.Config{})
+		st, err := redisstore.New(t.Context(), rdb, redisstore.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return newInstance(t, stackConfig{p: p, clk: clk, store: st, replay: st, cookies: cookies})
 	}
 	a, b := newStack(), newStack()

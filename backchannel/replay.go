@@ -25,9 +25,17 @@ func NewMemoryReplayCache(now func() time.Time) *MemoryReplayCache {
 	return &MemoryReplayCache{now: now, seen: make(map[string]time.Time)}
 }
 
-// Claim reports whether key is new (or its previous claim has lapsed), and
-// holds it until then.
-func (c *MemoryReplayCache) Claim(_ context.Context, key string, until time.Time) (bool, error) {
+// Seen reports whether Done recorded key and its until has not passed.
+func (c *MemoryReplayCache) Seen(_ context.Context, key string) (bool, error) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.seen[key]
+	return ok && now.Before(u), nil
+}
+
+// Done records key until until (never shortening an earlier record).
+func (c *MemoryReplayCache) Done(_ context.Context, key string, until time.Time) error {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -39,19 +47,8 @@ func (c *MemoryReplayCache) Claim(_ context.Context, key string, until time.Time
 		}
 		c.lastSweep = now
 	}
-	if u, ok := c.seen[key]; ok && now.Before(u) {
-		return false, nil
-	}
-	if now.Before(until) {
+	if now.Before(until) && c.seen[key].Before(until) {
 		c.seen[key] = until
 	}
-	return true, nil
-}
-
-// Release forgets key.
-func (c *MemoryReplayCache) Release(_ context.Context, key string) error {
-	c.mu.Lock()
-	delete(c.seen, key)
-	c.mu.Unlock()
 	return nil
 }

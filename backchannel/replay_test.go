@@ -12,32 +12,38 @@ func TestMemoryReplayCache(t *testing.T) {
 	clk := fakeclock.New(time.Unix(1_800_000_000, 0))
 	c := backchannel.NewMemoryReplayCache(clk.Now)
 	ctx := t.Context()
-	until := clk.Now().Add(time.Minute)
-	claim := func(key string, until time.Time) bool {
-		fresh, err := c.Claim(ctx, key, until)
+	seen := func(key string) bool {
+		t.Helper()
+		ok, err := c.Seen(ctx, key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fresh
+		return ok
 	}
-	if !claim("a", until) || claim("a", until) {
-		t.Fatal("first claim must be fresh, the second not")
+	done := func(key string, until time.Time) {
+		t.Helper()
+		if err := c.Done(ctx, key, until); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if !claim("b", until) {
-		t.Fatal("another key is fresh")
+	if seen("a") || seen("a") {
+		t.Fatal("Seen alone records nothing")
 	}
+	done("a", clk.Now().Add(time.Minute))
+	if !seen("a") || seen("b") {
+		t.Fatal("Done records its key, and only it")
+	}
+	done("a", clk.Now().Add(time.Second)) // never shortened
 	clk.Advance(30 * time.Second)
-	if claim("a", until) {
+	if !seen("a") {
 		t.Fatal("a key is held until its time")
 	}
 	clk.Advance(31 * time.Second)
-	if !claim("a", clk.Now().Add(time.Minute)) {
-		t.Fatal("a key whose time passed is fresh again")
+	if seen("a") {
+		t.Fatal("a key whose time passed is no longer seen")
 	}
-	if err := c.Release(ctx, "a"); err != nil || !claim("a", clk.Now().Add(time.Minute)) {
-		t.Fatal("a released key is fresh again")
-	}
-	if !claim("past", clk.Now().Add(-time.Second)) || !claim("past", clk.Now().Add(-time.Second)) {
-		t.Fatal("a claim whose time already passed holds nothing")
+	done("past", clk.Now().Add(-time.Second))
+	if seen("past") {
+		t.Fatal("a Done whose time already passed holds nothing")
 	}
 }
