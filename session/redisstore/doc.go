@@ -2,8 +2,26 @@
 // instances of an app share them: a logout received by any instance ends the
 // session on all of them. [Store] implements [session.Store] — the same
 // contract as the memory store, checked by the same session/storetest suite
-// — and adds [Store.Claim], the shared replay cache for back-channel logout
-// tokens.
+// — and adds [Store.Seen] and [Store.Done], the shared replay cache for
+// back-channel logout tokens.
+//
+// # Redis configuration: maxmemory-policy noeviction
+//
+// Every key the store writes has a TTL. Under any eviction policy but
+// noeviction — volatile-lru is a common managed-Redis default — Redis
+// under memory pressure evicts keys with TTLs, and the least used go
+// first: the logout indexes and tombstones, touched less often than the
+// session records. A logout then finds no session to end and the session
+// lives on. So [New] refuses such a server with [ErrEvictionPolicy]
+// (Config.AllowEviction accepts it with a warning). Set
+//
+//	maxmemory-policy noeviction
+//
+// in redis.conf, or in the managed service's parameter group or console;
+// with noeviction a full Redis refuses writes (logins and logouts fail
+// with an error, answered 503 and retried by the provider) instead of
+// silently losing logouts. Where CONFIG GET is not allowed (several
+// managed services rename it) New cannot check, and warns once.
 //
 // It is the only rpkit package that imports go-redis, and it exports
 // nothing typed by go-redis except the [redis.UniversalClient] that [New]
@@ -33,7 +51,10 @@
 //	P{tag}:sub:H(iss, sub)      set of record keys of the subject (ux)
 //	P{tag}:sid:H(iss, sid)      set of record keys of the sid in this subject's slot (sx)
 //	P{sid:H(iss, sid)}:tags     set of subject tags that have sessions of the sid
-//	P claim:hex(SHA-256(key))   a claimed replay-cache key
+//	P{sid:H(iss, sid)}:gone     tombstone of a logged-out sid (Logout)
+//	P{tag}:sidgone:H(iss, sid)  the same tombstone in a subject slot that had sessions of the sid
+//	P{tag}:subgone:H(iss, sub)  the subject's logout instants: "all" and "nosid" (ms)
+//	P claim:hex(SHA-256(key))   a replay-cache key recorded by Done
 //
 // No key or value holds a session ID or any part of its random half: a dump
 // of Redis lets no one ride a session. The record's data field is
@@ -46,8 +67,13 @@
 //
 // # Operations
 //
-// Get is one HMGET. Create, Update and the deletes are Lua scripts over one
-// tag (EVALSHA, with EVAL when the script is not cached). DeleteBySubject
+// Get is one HMGET. Create, Update, Logout and the deletes are Lua scripts
+// over one tag (EVALSHA, with EVAL when the script is not cached). Create
+// refuses a session that a tombstone in its slot covers, and adds a sid's
+// tag only while the sid has no tombstone; Logout writes the sid's
+// tombstone before it reads the tag set, then a tombstone in each tag's
+// slot as it deletes there, so a Create racing it is either deleted or
+// refused. DeleteBySubject
 // computes the tag and runs one script. DeleteBySID reads the sid's tag
 // set, then runs one script per tag — normally one. Create and Update of a
 // session with a sid first add its tag to that set (a separate round trip
