@@ -8,6 +8,12 @@
 // session store, with no cookie at all. It checks iss, ends the session,
 // and answers a tiny page that the provider may frame (Content-Security-Policy
 // frame-ancestors naming the provider) and that no cache keeps.
+//
+// The endpoint is unauthenticated, so the handler bounds what a request can
+// make it do: an iss or sid over 4 KiB is refused with 400 before the
+// store sees it, every value taken from the request is cut to 64 bytes
+// (then "…") in what it logs, and only GET ends sessions (HEAD, which
+// link checkers and prefetchers send, is 405 like any other method).
 package frontchannel
 
 import (
@@ -20,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sessions ends sessions; a session.Store is one. Delete is used only for
@@ -53,7 +60,8 @@ type Config struct {
 	// SessionID returns the session ID of the request's cookie (see
 	// middleware.Middleware.SessionID), for the fallback when sid is absent.
 	SessionID func(*http.Request) (string, bool)
-	// Logger receives refused and failed requests. Zero: discard.
+	// Logger receives ended sessions and refused and failed requests;
+	// each value taken from the request is cut to 64 bytes. Zero: discard.
 	Logger *slog.Logger
 }
 
@@ -92,16 +100,43 @@ func New(cfg Config) (*Handler, error) {
 	return &Handler{cfg: cfg, csp: "default-src 'none'; frame-ancestors " + strings.Join(ancestors, " ")}, nil
 }
 
-// ServeHTTP handles GET ?iss=…&sid=….
+const (
+	// maxParamBytes bounds iss and sid: far above any provider's session
+	// ID (UUIDs, 32 to 64 random characters), and what rp allows for the
+	// parameters of an authorization response.
+	maxParamBytes = 4 << 10
+	// maxLoggedBytes bounds each value taken from the request in a log
+	// line.
+	maxLoggedBytes = 64
+	// maxLoggedError bounds the error text of a log line, should a store's
+	// error repeat what it was given.
+	maxLoggedError = 512
+)
+
+// clip returns s cut to at most n bytes, on a rune boundary, with "…"
+// appended when it was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// ServeHTTP handles GET ?iss=…&sid=…. Any other method, HEAD included, is
+// 405 with Allow: GET and ends nothing: a HEAD comes from a link checker or
+// a prefetch, never from the provider's iframe.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", "no-cache, no-store")
 	hdr.Set("Pragma", "no-cache")
 	hdr.Set("Content-Security-Policy", h.csp)
 	hdr.Del("X-Frame-Options")
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		hdr.Set("Allow", "GET, HEAD")
-		h.answer(w, r, http.StatusMethodNotAllowed, fmt.Errorf("%w: method %s", ErrRequest, r.Method))
+	if r.Method != http.MethodGet {
+		hdr.Set("Allow", http.MethodGet)
+		h.answer(w, r, http.StatusMethodNotAllowed, fmt.Errorf("%w: method %q", ErrRequest, clip(r.Method, maxLoggedBytes)))
 		return
 	}
 	q := r.URL.Query()
@@ -110,10 +145,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, r, http.StatusBadRequest, fmt.Errorf("%w: repeated parameter", ErrRequest))
 		return
 	}
+	if len(iss) > maxParamBytes || len(sid) > maxParamBytes {
+		h.answer(w, r, http.StatusBadRequest, fmt.Errorf("%w: iss or sid over %d bytes", ErrRequest, maxParamBytes))
+		return
+	}
 	_, hasIss := q["iss"]
 	switch {
 	case hasIss && subtle.ConstantTimeCompare([]byte(iss), []byte(h.cfg.Issuer)) != 1:
-		h.answer(w, r, http.StatusBadRequest, fmt.Errorf("%w: iss %q is not the issuer", ErrRequest, iss))
+		h.answer(w, r, http.StatusBadRequest, fmt.Errorf("%w: iss %q is not the issuer", ErrRequest, clip(iss, maxLoggedBytes)))
 		return
 	case !hasIss && sid != "" && !h.cfg.AllowMissingIssuer:
 		h.answer(w, r, http.StatusBadRequest, fmt.Errorf("%w: sid without iss", ErrRequest))
@@ -126,7 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending sessions: %w", err))
 			return
 		}
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: front-channel logout", slog.String("sid", sid), slog.Int("sessions_ended", n))
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: front-channel logout", slog.String("sid", clip(sid, maxLoggedBytes)), slog.Int("sessions_ended", n))
 		h.answer(w, r, http.StatusOK, nil)
 		return
 	}
@@ -151,7 +190,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, err
 	msg := "Logged out."
 	if err != nil {
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "rpkit: front-channel logout refused",
-			slog.Int("status", status), slog.String("error", err.Error()))
+			slog.Int("status", status), slog.String("error", clip(err.Error(), maxLoggedError)))
 		msg = "Not logged out."
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -1,15 +1,19 @@
 package frontchannel_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rpkit/rpkit/frontchannel"
 	"github.com/rpkit/rpkit/oidctest"
@@ -242,5 +246,114 @@ func TestMethodsAndConfig(t *testing.T) {
 	b, _ := json.Marshal(frontchannel.Registration("https://app.example/frontchannel-logout"))
 	if string(b) != `{"frontchannel_logout_uri":"https://app.example/frontchannel-logout","frontchannel_logout_session_required":true}` {
 		t.Fatalf("%s", b)
+	}
+}
+
+// lockedBuffer collects log output written by the server's goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// take returns what was logged since the last call.
+func (b *lockedBuffer) take() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	b.buf.Reset()
+	return s
+}
+
+// TestLogsAreCapped: one unauthenticated GET with huge iss, sid or method
+// must not write a huge log line. Values the handler logs are cut at 64
+// bytes; an iss or sid over 4 KiB is refused before the store sees it.
+func TestLogsAreCapped(t *testing.T) {
+	logs := &lockedBuffer{}
+	e := setup(t, func(c *frontchannel.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
+	huge := strings.Repeat("s", 500<<10)
+	long := strings.Repeat("s", 3000) // under the 4 KiB limit: accepted, logged cut
+	tests := []struct {
+		name   string
+		method string
+		query  url.Values
+		want   int
+		value  string // must not appear whole in the log
+	}{
+		{"huge sid", "GET", url.Values{"iss": {e.p.Issuer()}, "sid": {huge}}, 400, huge},
+		{"huge iss", "GET", url.Values{"iss": {e.p.Issuer() + huge}, "sid": {"sid-1"}}, 400, huge},
+		{"long sid", "GET", url.Values{"iss": {e.p.Issuer()}, "sid": {long}}, 200, long},
+		{"long wrong iss", "GET", url.Values{"iss": {"https://" + long}, "sid": {"sid-1"}}, 400, long},
+		{"long multibyte sid", "GET", url.Values{"iss": {e.p.Issuer()}, "sid": {"x" + strings.Repeat("é", 1500)}}, 200, "x" + strings.Repeat("é", 1500)},
+		{"long method", strings.Repeat("M", 3000), url.Values{"iss": {e.p.Issuer()}, "sid": {"sid-1"}}, 405, strings.Repeat("M", 3000)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := e.add(t, "sid-1")
+			req, err := http.NewRequest(tc.method, e.srv.URL+"/frontchannel-logout?"+tc.query.Encode(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if !e.alive(t, id) {
+				t.Fatal("the request ended another session")
+			}
+			out := logs.take()
+			if out == "" {
+				t.Fatal("nothing logged")
+			}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				if len(line) > 512 {
+					t.Errorf("log line of %d bytes: %.200s…", len(line), line)
+				}
+			}
+			// slog escapes invalid UTF-8 as \x.. (text) or U+FFFD (JSON).
+			if !utf8.ValidString(out) || strings.Contains(out, `\x`) || strings.ContainsRune(out, utf8.RuneError) {
+				t.Errorf("a value cut inside a character: %q", out)
+			}
+			if strings.Contains(out, tc.value[:65]) {
+				t.Errorf("the log holds more than 64 bytes of the request's value: %.300s", out)
+			}
+		})
+	}
+}
+
+// TestHEADEndsNothing: a HEAD (a link checker, a prefetch) is answered 405
+// with Allow: GET, and the session lives on.
+func TestHEADEndsNothing(t *testing.T) {
+	e := setup(t, nil)
+	id := e.add(t, "sid-1")
+	u, err := e.p.FrontchannelLogoutURL(oidctest.DefaultClientID, "sid-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Head(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+		t.Fatalf("HEAD: status %d, Allow %q; want 405, GET", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	checkHeaders(t, resp, e.p.Issuer())
+	if !e.alive(t, id) {
+		t.Fatal("HEAD ended the session")
+	}
+	if resp := get(t, u); resp.StatusCode != 200 || e.alive(t, id) {
+		t.Fatalf("GET after HEAD: status %d, alive %v", resp.StatusCode, e.alive(t, id))
 	}
 }
