@@ -276,3 +276,64 @@ func TestLogoutAcrossInstances(t *testing.T) {
 		t.Fatalf("replay to A: %d %v", ans.status, ans.body)
 	}
 }
+
+// TestLogoutDuringCodeExchange: the provider's back-channel logout arrives
+// while the callback is exchanging the code of a login to the same
+// provider session. It finds no session yet (200); the callback that
+// follows must not create one for a provider session that has ended — on
+// one instance (memory store) or two (Redis; the callback on another
+// instance than the logout).
+func TestLogoutDuringCodeExchange(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) (session.Store, backchannel.ReplayCache)
+	}{
+		{"memory", func(*testing.T) (session.Store, backchannel.ReplayCache) {
+			return session.NewMemoryStore(session.MemoryConfig{}), backchannel.NewMemoryReplayCache(nil)
+		}},
+		{"redis", func(t *testing.T) (session.Store, backchannel.ReplayCache) {
+			rdb := redis.NewClient(&redis.Options{Addr: redistest.Start(t)})
+			t.Cleanup(func() { rdb.Close() })
+			st, err := redisstore.New(t.Context(), rdb, redisstore.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st, st
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := fakeclock.New(time.Now())
+			p := oidctest.Start(t, oidctest.Config{Now: clk.Now})
+			store, replay := tc.store(t)
+			web := newInstance(t, stackConfig{p: p, clk: clk, store: store, replay: replay})
+			receiver := newInstance(t, stackConfig{p: p, clk: clk, store: store, replay: replay})
+			p.AddClient(oidctest.Client{ID: oidctest.DefaultClientID, Secret: oidctest.DefaultClientSecret, BackchannelLogoutURI: receiver.bc})
+
+			exchanging, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			p.SetResponseHook("token", func(*oidctest.Response) {
+				once.Do(func() { close(exchanging) })
+				<-release
+			})
+			c := browserClient(t)
+			got := make(chan int)
+			go func() { got <- status(t, c, web.srv.URL+"/login") }()
+			<-exchanging
+			sid := p.Sessions()[0].SID
+			res, err := p.BackchannelLogout(t.Context(), sid)
+			if err != nil || len(res) != 1 || res[0].Status != http.StatusOK {
+				t.Fatalf("back-channel logout: %+v, %v", res, err)
+			}
+			close(release)
+			if code := <-got; code == http.StatusOK || code >= 500 {
+				t.Fatalf("the callback that raced the logout answered %d, want a refusal (4xx)", code)
+			}
+			if code := status(t, c, web.srv.URL+"/me"); code != http.StatusUnauthorized {
+				t.Fatalf("/me after the raced login: %d, want 401", code)
+			}
+			if n, err := store.DeleteBySubject(t.Context(), p.Issuer(), oidctest.DefaultSubject); n != 0 || err != nil {
+				t.Fatalf("a session of the logged-out provider session exists (%d, %v)", n, err)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -91,6 +92,13 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := m.cfg.Store.Create(ctx, s); err != nil {
+		if errors.Is(err, session.ErrLoggedOut) {
+			// The provider ended this provider session (a back-channel
+			// logout) while the code was being exchanged: the login lost
+			// the race, on whichever instance received the logout.
+			m.fail(w, r, http.StatusUnauthorized, err)
+			return
+		}
 		m.fail(w, r, http.StatusServiceUnavailable, fmt.Errorf("%w: %w", ErrStore, err))
 		return
 	}
