@@ -27,12 +27,16 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rpkit/rpkit/session"
 )
 
-// Sessions ends sessions; a session.Store is one. Delete is used only for
-// the cookie fallback (Config.SessionID).
+// Sessions ends sessions; a session.Store is one. Logout ends the sid's
+// sessions and refuses new ones of it for a while, so that a login racing
+// the logout loses; Delete is used only for the cookie fallback
+// (Config.SessionID).
 type Sessions interface {
-	DeleteBySID(ctx context.Context, issuer, sid string) (int, error)
+	Logout(ctx context.Context, l session.Logout) (int, error)
 	Delete(ctx context.Context, id string) error
 }
 
@@ -160,7 +164,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	if sid != "" {
-		n, err := h.cfg.Sessions.DeleteBySID(ctx, h.cfg.Issuer, sid)
+		n, err := h.cfg.Sessions.Logout(ctx, session.Logout{Issuer: h.cfg.Issuer, SID: sid})
 		if err != nil {
 			h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending sessions: %w", err))
 			return

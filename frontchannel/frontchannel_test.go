@@ -108,6 +108,12 @@ func TestEndsSessionBySIDWithoutCookies(t *testing.T) {
 	if resp := get(t, u); resp.StatusCode != 200 {
 		t.Fatalf("second request: %d", resp.StatusCode)
 	}
+	// A login to the ended provider session that completes afterwards (its
+	// code exchange raced the logout) creates no session.
+	late := &session.Session{Issuer: e.p.Issuer(), Subject: "alice", SID: "sid-1", Expiry: time.Now().Add(time.Hour)}
+	if err := e.store.Create(t.Context(), late); !errors.Is(err, session.ErrLoggedOut) {
+		t.Fatalf("Create for the logged-out sid = %v, want ErrLoggedOut", err)
+	}
 }
 
 func TestRefusals(t *testing.T) {
@@ -189,7 +195,7 @@ func TestCookieFallback(t *testing.T) {
 
 type downStore struct{ session.Store }
 
-func (downStore) DeleteBySID(context.Context, string, string) (int, error) {
+func (downStore) Logout(context.Context, session.Logout) (int, error) {
 	return 0, errors.New("connection refused")
 }
 
