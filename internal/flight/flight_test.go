@@ -76,11 +76,24 @@ func testWaiterContext(t *testing.T) {
 
 func TestPanicIsAnError(t *testing.T) {
 	var g Group[int]
-	_, err := g.Do(context.Background(), "k", func() (int, error) { panic("boom") })
-	if err == nil || !strings.Contains(err.Error(), "boom") {
-		t.Fatalf("err = %v", err)
+	const key = "secret-session-id"
+	_, err := g.Do(context.Background(), key, func() (int, error) { panic("boom") })
+	var pe *PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want a *PanicError", err)
 	}
-	if v, err := g.Do(context.Background(), "k", func() (int, error) { return 1, nil }); v != 1 || err != nil {
+	if pe.Value != "boom" || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("panic value lost: %v", err)
+	}
+	// The stack shows where it panicked: in this test's function.
+	if !strings.Contains(string(pe.Stack), "TestPanicIsAnError") || !strings.Contains(err.Error(), "TestPanicIsAnError") {
+		t.Fatalf("no stack in the error: %q", err)
+	}
+	// The key may be a credential: it is not in the error.
+	if strings.Contains(err.Error(), key) {
+		t.Fatalf("the error names the key: %q", err)
+	}
+	if v, err := g.Do(context.Background(), key, func() (int, error) { return 1, nil }); v != 1 || err != nil {
 		t.Fatalf("after a panic: %d, %v", v, err)
 	}
 }
