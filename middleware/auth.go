@@ -43,8 +43,16 @@ func ClaimsFromContext(ctx context.Context, dst any) (bool, error) {
 // its access token has expired). Without one, a browser GET is redirected to
 // the login route with return_to set to the current URL; an API request
 // (Accept: application/json) or any other method gets 401. A session store
-// or provider that cannot be reached gives 503/502, never a session-less
-// call of next.
+// or provider that cannot be reached gives 503, never a session-less call
+// of next.
+//
+// Only the provider's invalid_grant or a refreshed ID token that fails its
+// checks (Core 12.2) ends a session at refresh. Any other failed refresh (a
+// 408, 429 or 5xx, an answer that is not a token response, the network)
+// keeps it: next is served with the current tokens while the access token
+// is still valid, and once it has expired the request gets 503 with the
+// provider's Retry-After, if any ([ErrRefreshUnavailable]); a later request
+// refreshes again.
 func (m *Middleware) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := m.serve(w, r)
@@ -173,8 +181,12 @@ func (m *Middleware) needsRefresh(s *session.Session) bool {
 // the first runs the refresh, the others wait for its result, each within
 // its own context. The refresh itself runs with a context of its own, so a
 // waiter that gives up does not abort it for the others.
+//
+// Flights are keyed by the hash of the session ID (session.Key), not the
+// ID itself, which is a bearer credential: nothing the flight group keeps
+// or reports can then be used as a cookie.
 func (m *Middleware) refresh(ctx context.Context, s *session.Session) (*session.Session, error) {
-	res, err := m.refreshes.Do(ctx, s.ID, func() (*session.Session, error) {
+	res, err := m.refreshes.Do(ctx, session.Key(s.ID), func() (*session.Session, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), providerTimeout)
 		defer cancel()
 		return m.doRefresh(rctx, s.ID)
@@ -190,6 +202,47 @@ func (m *Middleware) refresh(ctx context.Context, s *session.Session) (*session.
 // instance's concurrent refresh to land in the store.
 const siblingWait = 600 * time.Millisecond
 
+// Writing a refresh's tokens to a store that fails is retried after
+// storeRetryFirst, doubling, for up to storeRetryWindow (and never past the
+// refresh's own deadline); maxConflicts bounds the re-reads when other
+// writes keep landing first.
+const (
+	storeRetryFirst  = 50 * time.Millisecond
+	storeRetryWindow = 2 * time.Second
+	maxConflicts     = 3
+	revokeTimeout    = 5 * time.Second
+)
+
+// idTokenChecks are the failures of a refreshed ID token (Core 12.2 and
+// the ID token checklist): the provider vouches for someone else, or
+// something forged the answer. They end the session.
+var idTokenChecks = []error{
+	rp.ErrSubjectChanged, rp.ErrIssuer, rp.ErrAudience, rp.ErrAZP, rp.ErrSignature,
+	rp.ErrNonceMismatch, rp.ErrAuthTime, rp.ErrExpired, rp.ErrIssuedAt, rp.ErrNotYetValid,
+	rp.ErrMissingSubject, rp.ErrAtHash, rp.ErrAlgorithm, rp.ErrMalformedToken,
+}
+
+// endsSession reports whether a refresh error ends the session: the token
+// endpoint refused the grant (invalid_grant: the refresh token was revoked,
+// expired or rotated away) or the new ID token failed its checks. Anything
+// else — a 408, a 429 (slow_down), a 5xx, another OAuth error, a 200 that is
+// not a token response (a proxy's error page), a network failure, the
+// key set in its refetch back-off — says nothing about the session, which
+// is kept: an OP's rate-limit burst must not log out everyone whose access
+// token expires during it.
+func endsSession(err error) bool {
+	var pe *rp.ProviderError
+	if errors.As(err, &pe) {
+		return pe.Endpoint == "token" && pe.Code == "invalid_grant"
+	}
+	for _, check := range idTokenChecks {
+		if errors.Is(err, check) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Middleware) doRefresh(ctx context.Context, id string) (*session.Session, error) {
 	// Re-read: another request or instance may have refreshed already, or a
 	// logout may have ended the session.
@@ -198,10 +251,10 @@ func (m *Middleware) doRefresh(ctx context.Context, id string) (*session.Session
 		return s, err
 	}
 	tok, err := m.cfg.Client.Refresh(ctx, &rp.Tokens{RefreshToken: rp.Secret(s.RefreshToken), IDToken: rp.Secret(s.IDToken)})
+	if err != nil && !endsSession(err) {
+		return m.keep(ctx, s, err)
+	}
 	if err != nil {
-		if errors.Is(err, rp.ErrProviderUnavailable) || errors.Is(err, rp.ErrKeyRefetchLimited) || ctx.Err() != nil {
-			return nil, err // fail closed, keep the session for later
-		}
 		// Refused (invalid_grant) or a new ID token failing Core 12.2. A
 		// sibling instance may have just rotated the refresh token: wait
 		// for its write before ending the session.
@@ -216,41 +269,105 @@ func (m *Middleware) doRefresh(ctx context.Context, id string) (*session.Session
 		}
 		return nil, nil
 	}
-	for range 3 {
-		s.AccessToken = string(tok.AccessToken)
-		s.RefreshToken = string(tok.RefreshToken)
-		s.AccessTokenExpiry = tok.Expiry
-		s.IDToken = string(tok.IDToken)
-		if tok.Claims != nil {
-			s.Claims = tok.Claims.Raw()
+	return m.save(ctx, s, tok)
+}
+
+// keep answers a refresh that failed without saying anything about the
+// session (see endsSession): the session stays as it is. While its access
+// token is still valid (the refresh ran within RefreshLeeway) the request
+// is served with it and a later request tries again; once it has expired
+// the request fails with ErrRefreshUnavailable (503, with the provider's
+// Retry-After).
+func (m *Middleware) keep(ctx context.Context, s *session.Session, err error) (*session.Session, error) {
+	if m.cfg.Now().Before(s.AccessTokenExpiry) {
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "rpkit: refresh failed, keeping the session until its access token expires",
+			slog.Any("session", s), slog.String("error", err.Error()))
+		return s, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrRefreshUnavailable, err)
+}
+
+// applyTokens puts a refresh's tokens into s.
+func applyTokens(s *session.Session, tok *rp.Tokens, now time.Time) {
+	s.AccessToken = string(tok.AccessToken)
+	s.RefreshToken = string(tok.RefreshToken)
+	s.AccessTokenExpiry = tok.Expiry
+	s.IDToken = string(tok.IDToken)
+	if tok.Claims != nil {
+		s.Claims = tok.Claims.Raw()
+	}
+	s.LastSeen = now
+}
+
+// save writes a refresh's tokens into the session s.
+//
+// A provider that rotates refresh tokens has already invalidated the one
+// stored: if these tokens are not stored, the next request presents the
+// old token, gets invalid_grant, and the session ends while the new token
+// stays valid at the provider, held by no one (and a provider with reuse
+// detection revokes the whole token family). So a store failure is retried
+// with a back-off for a short while within the refresh's own deadline;
+// if the write still fails the new refresh token is revoked, and the
+// request fails with ErrStore (503). The old token is then dead too, so the
+// session will end at its next refresh: that is the cost of a store that
+// stayed down, and better than a live token no one holds.
+//
+// A failed write whose reply was lost may still have landed: the retry
+// then meets ErrConflict, re-reads the session and applies the same tokens
+// to it, which is harmless.
+func (m *Middleware) save(ctx context.Context, s *session.Session, tok *rp.Tokens) (*session.Session, error) {
+	id, used := s.ID, s.RefreshToken
+	retryUntil := time.Now().Add(storeRetryWindow)
+	if d, ok := ctx.Deadline(); ok && d.Before(retryUntil) {
+		retryUntil = d
+	}
+	wait, conflicts := storeRetryFirst, 0
+	var err error
+	for {
+		applyTokens(s, tok, m.cfg.Now())
+		err = m.cfg.Store.Update(ctx, s)
+		if errors.Is(err, session.ErrConflict) && conflicts < maxConflicts {
+			// Another write (an idle-time touch) landed first: these
+			// tokens are newer, apply them to what is stored now.
+			conflicts++
+			var cur *session.Session
+			if cur, err = m.get(ctx, id); err == nil {
+				if cur == nil {
+					err = session.ErrNotFound // ended meanwhile
+				} else {
+					s = cur
+					continue
+				}
+			}
 		}
-		s.LastSeen = m.cfg.Now()
-		err := m.cfg.Store.Update(ctx, s)
 		switch {
 		case err == nil:
 			return s, nil
-		case errors.Is(err, session.ErrConflict):
-			// Another write (an idle-time touch) landed first: these
-			// tokens are newer, apply them to what is stored now.
-			cur, gerr := m.get(ctx, id)
-			if gerr != nil {
-				return nil, gerr
-			}
-			if cur != nil {
-				s = cur
-				continue
-			}
-			fallthrough // ended meanwhile
 		case errors.Is(err, session.ErrNotFound):
 			// A logout won the race: the tokens just obtained belong to no
 			// session any more.
-			m.revoke(ctx, tok.RefreshToken)
+			m.revoke(ctx, tok.RefreshToken, "of a session that ended during its refresh")
 			return nil, nil
-		default:
-			return nil, fmt.Errorf("%w: %w", ErrStore, err)
+		case errors.Is(err, session.ErrConflict):
+			err = errors.New("the session kept changing during a refresh")
+		case ctx.Err() == nil && time.Now().Add(wait).Before(retryUntil):
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			wait *= 2
+			continue
 		}
+		break
 	}
-	return nil, fmt.Errorf("%w: the session kept changing during a refresh", ErrStore)
+	if string(tok.RefreshToken) != used {
+		// The context may be spent by now: the revocation gets its own.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
+		defer cancel()
+		m.revoke(rctx, tok.RefreshToken, "that could not be stored after a refresh")
+		return nil, fmt.Errorf("%w: storing the refreshed tokens (the new refresh token was revoked): %w", ErrStore, err)
+	}
+	return nil, fmt.Errorf("%w: storing the refreshed tokens: %w", ErrStore, err)
 }
 
 // awaitSibling re-reads the session a few times after a refused refresh:

@@ -18,7 +18,10 @@
 // A new session ID is made at every login (no fixation); return_to only
 // ever names a same-origin relative path. Logout deletes the local session
 // first, revokes the refresh token, then sends the browser to the provider's
-// end_session_endpoint (or answers JSON for single-page apps). Errors reach
+// end_session_endpoint (or answers JSON for single-page apps), even when the
+// local session is already gone. A refresh that fails for any reason but
+// the provider's invalid_grant or a Core 12.2 failure keeps the session for
+// a later try. Errors reach
 // the browser as short 4xx/5xx pages or JSON, never as error text; the full
 // error goes to Config.ErrorHandler and Config.Logger.
 package middleware

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/rpkit/rpkit/internal/flight"
 	"github.com/rpkit/rpkit/rp"
 )
 
@@ -26,15 +29,26 @@ var (
 	// ErrStore reports a session store that failed (for example Redis
 	// unreachable); the request fails closed with 503.
 	ErrStore = errors.New("middleware: session store unavailable")
+	// ErrRefreshUnavailable reports a session whose access token has
+	// expired and cannot be refreshed now: the token endpoint answered
+	// something other than a refusal (a 408, a 429, a 5xx, a page that is
+	// not a token response) or could not be reached. The session is kept
+	// and a later request refreshes again; this one fails with 503, with
+	// the provider's Retry-After when it sent one.
+	ErrRefreshUnavailable = errors.New("middleware: the session cannot be refreshed now")
 )
 
 // statusFor maps a callback or refresh error to an HTTP status: 4xx for a
 // bad request or a bad answer from the provider, 502/504 when the provider
-// cannot be reached, 503 when the store cannot.
+// cannot be reached, 503 when the store cannot or a session cannot be
+// refreshed now, 500 for a panic.
 func statusFor(err error) int {
 	var ne net.Error
+	var pe *flight.PanicError
 	switch {
-	case errors.Is(err, ErrStore), errors.Is(err, rp.ErrKeyRefetchLimited):
+	case errors.As(err, &pe):
+		return http.StatusInternalServerError
+	case errors.Is(err, ErrStore), errors.Is(err, ErrRefreshUnavailable), errors.Is(err, rp.ErrKeyRefetchLimited):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return http.StatusGatewayTimeout
@@ -95,4 +109,18 @@ func errorCode(status int) string {
 		return "temporarily_unavailable"
 	}
 	return "invalid_request"
+}
+
+// retryAfter is the Retry-After header value for err, in whole seconds
+// rounded up: when the provider's key set can be fetched again, or the
+// token endpoint's own Retry-After. ok is false when neither is known.
+func retryAfter(err error) (string, bool) {
+	if secs, ok := rp.RetryAfterSeconds(err); ok {
+		return strconv.Itoa(secs), true
+	}
+	var pe *rp.ProviderError
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		return strconv.Itoa(int((pe.RetryAfter + time.Second - 1) / time.Second)), true
+	}
+	return "", false
 }

@@ -10,22 +10,37 @@ import (
 
 	"github.com/rpkit/rpkit/internal/randid"
 	"github.com/rpkit/rpkit/rp"
+	"github.com/rpkit/rpkit/session"
 )
 
 // logout ends the session: the local session first, then the refresh token
 // at the provider, then the browser goes to the provider's end-session
-// endpoint — or to the local post-logout page when the provider has none or
-// there was no session. With Accept: application/json it answers
-// {"redirect_url": …} instead (null when there is no provider URL).
+// endpoint — or to the local post-logout page when the provider has none.
+// With Accept: application/json it answers {"redirect_url": …} instead
+// (null when there is no provider URL).
+//
+// Without a local session (it expired, a logout elsewhere ended it, the
+// cookie is gone) the provider's session may still be alive: the browser is
+// sent to the end-session endpoint all the same, without an id_token_hint
+// (RP-Initiated Logout 1.0 allows it; the provider asks the user to
+// confirm), unless the provider requires a hint
+// (rp.Config.EndSessionRequiresIDTokenHint). A stored record that cannot be
+// decoded (written by another version of the application) is deleted by
+// its ID and the logout goes on in the same way, rather than failing until
+// the record expires.
 func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
 
 	state := randid.New()
-	var providerURL string
+	var hint rp.Secret
 	if id, ok := m.sessionID(r); ok {
 		s, err := m.get(ctx, id)
-		if err != nil {
+		switch {
+		case errors.Is(err, session.ErrInvalidRecord):
+			m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "rpkit: logout deletes a stored session record that cannot be decoded",
+				slog.String("key", session.Key(id)), slog.String("error", err.Error()))
+		case err != nil:
 			m.fail(w, r, http.StatusServiceUnavailable, err)
 			return
 		}
@@ -36,18 +51,20 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 		}
 		m.clearCookie(w, m.cookieName)
 		if s != nil {
-			m.revoke(ctx, rp.Secret(s.RefreshToken))
+			m.revoke(ctx, rp.Secret(s.RefreshToken), "after logout")
 			if m.cfg.OnLogout != nil {
 				m.cfg.OnLogout(ctx, s)
 			}
-			u, err := m.cfg.Client.EndSessionURL(rp.EndSessionParams{IDTokenHint: rp.Secret(s.IDToken), State: state})
-			switch {
-			case err == nil:
-				providerURL = u
-			case !errors.Is(err, rp.ErrNoEndSession):
-				m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: building the end-session URL", slog.String("error", err.Error()))
-			}
+			hint = rp.Secret(s.IDToken)
 		}
+	}
+	var providerURL string
+	u, err := m.cfg.Client.EndSessionURL(rp.EndSessionParams{IDTokenHint: hint, State: state})
+	switch {
+	case err == nil:
+		providerURL = u
+	case !errors.Is(err, rp.ErrNoEndSession) && !errors.Is(err, rp.ErrIDTokenHintRequired):
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: building the end-session URL", slog.String("error", err.Error()))
 	}
 	if err := m.setCookie(w, m.logoutCookieName(), state, logoutStateTTL); err != nil {
 		m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: setting the logout state", slog.String("error", err.Error()))
@@ -68,15 +85,16 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // revoke revokes the refresh token when the provider has a revocation
-// endpoint. A failure is logged, not shown: the local session is already
-// gone and the user is logged out here.
-func (m *Middleware) revoke(ctx context.Context, token rp.Secret) {
+// endpoint. A failure is logged (with why, never the token), not shown:
+// the token belongs to no session any more, and the user is logged out
+// here.
+func (m *Middleware) revoke(ctx context.Context, token rp.Secret, why string) {
 	if token == "" {
 		return
 	}
 	err := m.cfg.Client.Revoke(ctx, token, rp.HintRefreshToken)
 	if err != nil && !errors.Is(err, rp.ErrNoRevocation) {
-		m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "rpkit: revoking the refresh token after logout", slog.String("error", err.Error()))
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "rpkit: revoking the refresh token "+why, slog.String("error", err.Error()))
 	}
 }
 

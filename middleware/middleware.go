@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/rpkit/rpkit/internal/flight"
@@ -208,14 +207,21 @@ func (m *Middleware) newRoutes() (h http.Handler, err error) {
 // Paths returns the routes in use, defaults applied.
 func (m *Middleware) Paths() Paths { return m.cfg.Paths }
 
-// fail logs err and renders status through the ErrorHandler.
+// fail logs err, once, and renders status through the ErrorHandler.
 func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
-	m.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "rpkit: request failed",
+	msg := "rpkit: request failed"
+	if errors.Is(err, session.ErrInvalidRecord) {
+		// Most likely a record written by a newer version of the
+		// application during a rolling deploy: say so, for the operator.
+		msg = "rpkit: request failed: the stored session record cannot be decoded (written by another version of the application?); failing closed"
+	}
+	m.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, msg,
 		slog.String("path", r.URL.Path), slog.Int("status", status), slog.String("error", err.Error()))
 	w.Header().Set("Cache-Control", "no-store")
-	if secs, ok := rp.RetryAfterSeconds(err); ok && status >= 500 {
-		// The provider's keys cannot be fetched before then.
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	if secs, ok := retryAfter(err); ok && status >= 500 {
+		// The provider's keys cannot be fetched, or its token endpoint
+		// asked not to be called, before then.
+		w.Header().Set("Retry-After", secs)
 	}
 	m.cfg.ErrorHandler(w, r, status, err)
 }
