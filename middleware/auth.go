@@ -53,8 +53,16 @@ func ClaimsFromContext(ctx context.Context, dst any) (bool, error) {
 // is still valid, and once it has expired the request gets 503 with the
 // provider's Retry-After, if any ([ErrRefreshUnavailable]); a later request
 // refreshes again.
+//
+// Its responses are one user's: they carry "Cache-Control: private,
+// no-store" and "Vary: Cookie", so that no shared cache serves them to
+// anyone else. next may choose its own caching with
+// w.Header().Set("Cache-Control", …).
 func (m *Middleware) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "private, no-store")
+		h.Add("Vary", "Cookie")
 		s, ok := m.serve(w, r)
 		if !ok {
 			return

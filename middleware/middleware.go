@@ -201,7 +201,13 @@ func (m *Middleware) newRoutes() (h http.Handler, err error) {
 	if m.cfg.AllowGETLogout {
 		mux.HandleFunc("GET "+p.Logout, m.logout)
 	}
-	return mux, nil
+	// Every answer of these routes is for one browser at one moment,
+	// including ServeMux's 405 and CrossOriginProtection's 403, which set no
+	// Cache-Control of their own.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		mux.ServeHTTP(w, r)
+	}), nil
 }
 
 // Paths returns the routes in use, defaults applied.
