@@ -53,7 +53,7 @@ type testApp struct {
 
 	mu       sync.Mutex
 	received []backchannelRequest // every POST to the back-channel receiver
-	ended    []int                // DeleteBySID results of the back-channel receiver
+	ended    []int                // Logout results of the back-channel receiver
 	order    []string             // "backchannel", "post-logout landing", in arrival order
 }
 
@@ -195,8 +195,8 @@ type countingSessions struct {
 	a *testApp
 }
 
-func (c countingSessions) DeleteBySID(ctx context.Context, issuer, sid string) (int, error) {
-	n, err := c.MemoryStore.DeleteBySID(ctx, issuer, sid)
+func (c countingSessions) Logout(ctx context.Context, l session.Logout) (int, error) {
+	n, err := c.MemoryStore.Logout(ctx, l)
 	c.a.mu.Lock()
 	c.a.ended = append(c.a.ended, n)
 	c.a.mu.Unlock()
