@@ -269,10 +269,11 @@ func TestMemoryPressure(t *testing.T) {
 
 // TestLoad drives logins, requests (with refreshes every few seconds),
 // and logouts from all three channels through two instances while a chaos
-// loop injects faults between the instances and Redis — late replies
-// (beyond go-redis's read timeout too), lost replies, replies cut short,
-// connections refused or closed — and, on a single server, kills and
-// restarts redis-server (AOF on). Once the faults stop it checks, on every
+// loop injects faults between the instances and Redis, and between the
+// instances and the provider — late replies (beyond go-redis's read
+// timeout too), lost replies, replies cut short, connections refused or
+// closed — and, on a single server, kills and restarts redis-server (AOF
+// on). Once the faults stop it checks, on every
 // instance, the invariants: every logout that was delivered (and retried
 // after a 5xx) ended its session; every session not logged out is alive;
 // and during the run no live session was ever answered 401.
@@ -321,6 +322,15 @@ func TestLoad(t *testing.T) {
 						continue
 					}
 					switch k := rng.IntN(100); {
+					case srv != nil && !killed && i >= 60: // once, a third into the run or so
+						killed = true
+						srv.Kill()
+						faults.add("redis-server killed and restarted", 1)
+						time.Sleep(300 * time.Millisecond)
+						if err := srv.Restart(); err != nil {
+							t.Error(err)
+							return
+						}
 					case k < 30:
 						px.DelayNextReply(time.Duration(20+rng.IntN(300)) * time.Millisecond)
 					case k < 34:
@@ -335,15 +345,6 @@ func TestLoad(t *testing.T) {
 						px.Refuse(true)
 						time.Sleep(time.Duration(50+rng.IntN(200)) * time.Millisecond)
 						px.Refuse(false)
-					case k < 76 && srv != nil && !killed && i > 80:
-						killed = true
-						srv.Kill()
-						faults.add("redis-server killed and restarted", 1)
-						time.Sleep(300 * time.Millisecond)
-						if err := srv.Restart(); err != nil {
-							t.Error(err)
-							return
-						}
 					}
 				}
 			})
@@ -469,6 +470,9 @@ func TestLoad(t *testing.T) {
 				faults.add("replies cut short", st.Truncated)
 				faults.add("connections refused", st.Refused)
 				faults.add("connections closed", st.Closed)
+				if px == w.op {
+					faults.add("of them between the instances and the provider", st.Injected())
+				}
 			}
 			stats = append(stats, fmt.Sprintf("operations: %s", ops.String()))
 			stats = append(stats, fmt.Sprintf("faults injected: %d (%s)", injected+faults.get("redis-server killed and restarted"), faults.String()))

@@ -30,9 +30,12 @@ import (
 )
 
 // world is one provider and the instances of one application that share a
-// Redis, each through proxies of its own.
+// Redis, each through proxies of its own. The instances reach the provider
+// (token endpoint, JWKS) through one more proxy; the browsers and the
+// provider's own logout requests do not.
 type world struct {
 	p         *oidctest.Provider
+	op        *faultproxy.Proxy // in front of the provider, for the instances
 	cookies   *session.CookieCodec
 	instances []*instance
 }
@@ -60,7 +63,11 @@ func newWorld(t *testing.T, addrs []string, n int, users []string, hook redis.Ho
 		us = []oidctest.User{{Subject: oidctest.DefaultSubject}}
 	}
 	w := &world{p: oidctest.Start(t, oidctest.Config{Users: us, AccessTokenTTL: 3 * time.Second})}
-	var err error
+	u, err := url.Parse(w.p.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.op = faultproxy.Start(t, u.Host)
 	if w.cookies, err = session.NewCookieCodec([]byte("faults-suite-cookie-secret-0123456789")); err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +113,17 @@ func (w *world) newInstance(t *testing.T, addrs []string, hook redis.Hook) *inst
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { h.ServeHTTP(rw, r) }))
 	t.Cleanup(srv.Close)
 	in.url = srv.URL
+	// Every request to the provider goes through its proxy.
+	toOP := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, w.op.Addr())
+		},
+	}}
+	t.Cleanup(toOP.CloseIdleConnections)
 	client, err := rp.New(t.Context(), rp.Config{Issuer: w.p.Issuer(), ClientID: oidctest.DefaultClientID,
 		ClientSecret: oidctest.DefaultClientSecret, RedirectURL: srv.URL + "/callback", PostLogoutRedirectURL: srv.URL + "/",
-		Scopes: []string{"offline_access"}, HTTPClient: w.p.Client()})
+		Scopes: []string{"offline_access"}, HTTPClient: toOP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +155,9 @@ func (w *world) newInstance(t *testing.T, addrs []string, hook redis.Hook) *inst
 	return in
 }
 
-// proxies returns every instance's proxies.
+// proxies returns every instance's proxies, and the provider's.
 func (w *world) proxies() []*faultproxy.Proxy {
-	var all []*faultproxy.Proxy
+	all := []*faultproxy.Proxy{w.op}
 	for _, in := range w.instances {
 		all = append(all, in.proxies...)
 	}
