@@ -226,8 +226,13 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": describe(err)})
 }
 
-// describe names the rule err broke, from its sentinel.
+// describe names the rule err broke, from its sentinel, or the claim the
+// token lacks.
 func describe(err error) string {
+	var mc *rp.MissingClaimError
+	if errors.As(err, &mc) {
+		return "logout token has no " + mc.Claim + " claim"
+	}
 	for _, s := range []error{
 		rp.ErrMalformedToken, rp.ErrAlgorithm, rp.ErrSignature, rp.ErrIssuer, rp.ErrAudience,
 		rp.ErrExpired, rp.ErrIssuedAt, rp.ErrLogoutTokenType, rp.ErrLogoutEvent, rp.ErrLogoutSubject,

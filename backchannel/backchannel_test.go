@@ -140,15 +140,15 @@ func TestRules(t *testing.T) {
 		{"typ", func(m *oidctest.Mint) { m.Header["typ"] = "id_token+jwt" }, "wrong logout token type"},
 		{"iss", func(m *oidctest.Mint) { m.Claims["iss"] = "https://evil.example" }, "issuer mismatch"},
 		{"aud", func(m *oidctest.Mint) { m.Claims["aud"] = "other" }, "audience does not contain client_id"},
-		{"iat missing", func(m *oidctest.Mint) { delete(m.Claims, "iat") }, "invalid iat"},
+		{"iat missing", func(m *oidctest.Mint) { delete(m.Claims, "iat") }, "logout token has no iat claim"},
 		{"iat future", func(m *oidctest.Mint) { m.Claims["iat"] = m.Claims["iat"].(int64) + 600 }, "invalid iat"},
 		{"exp passed", func(m *oidctest.Mint) { m.Claims["exp"] = m.Claims["iat"].(int64) - 300 }, "token expired"},
-		{"exp missing", func(m *oidctest.Mint) { delete(m.Claims, "exp") }, "token expired"},
+		{"exp missing, iat too old", func(m *oidctest.Mint) { delete(m.Claims, "exp"); m.Claims["iat"] = m.Claims["iat"].(int64) - 600 }, "token expired"},
 		{"no sub nor sid", func(m *oidctest.Mint) { delete(m.Claims, "sub"); delete(m.Claims, "sid") }, "logout token has neither sub nor sid"},
 		{"no events", func(m *oidctest.Mint) { delete(m.Claims, "events") }, "logout token has no backchannel-logout event"},
 		{"event not an object", func(m *oidctest.Mint) { m.Claims["events"] = map[string]any{event: "yes"} }, "logout token has no backchannel-logout event"},
 		{"nonce", func(m *oidctest.Mint) { m.Claims["nonce"] = "x" }, "logout token has a nonce"},
-		{"no jti", func(m *oidctest.Mint) { delete(m.Claims, "jti") }, "logout token has no jti"},
+		{"no jti", func(m *oidctest.Mint) { delete(m.Claims, "jti") }, "logout token has no jti claim"},
 		{"garbage", func(m *oidctest.Mint) { m.Header["alg"] = "none"; m.Claims = map[string]any{"x": []int{1}} }, "signing algorithm not allowed"},
 	}
 	for _, tc := range tests {
@@ -442,20 +442,22 @@ func TestOnLogout(t *testing.T) {
 	}
 }
 
-// TestCompatibilitySwitch: a token without exp (oidc-provider 6.x) is
-// refused by default and accepted with the switch, within its iat bound.
-func TestCompatibilitySwitch(t *testing.T) {
+// TestLogoutTokenWithoutExp: a token without exp (Ory Hydra, oidc-provider
+// 6.x) is accepted by default, within its iat bound; with
+// RequireLogoutTokenExp it is refused, and the 400 names the missing claim.
+func TestLogoutTokenWithoutExp(t *testing.T) {
 	noExp := func(m *oidctest.Mint) { delete(m.Claims, "exp"); m.Header["typ"] = "JWT" }
-	strict := newReceiver(t, nil, nil, nil)
-	strict.p.SetTokenHook(oidctest.LogoutToken, noExp)
-	if a := strict.post(t, oidctest.LogoutTokenOptions{SID: "s"}); a.status != 400 {
+	lax := newReceiver(t, nil, nil, nil)
+	lax.p.SetTokenHook(oidctest.LogoutToken, noExp)
+	id := lax.add(t, "alice", "s")
+	if a := lax.post(t, oidctest.LogoutTokenOptions{SID: "s"}); a.status != 200 || lax.alive(t, id) {
 		t.Fatalf("default: %d", a.status)
 	}
-	compat := newReceiver(t, nil, nil, func(c *rp.Config) { c.AllowLogoutTokenWithoutExp = true })
-	compat.p.SetTokenHook(oidctest.LogoutToken, noExp)
-	id := compat.add(t, "alice", "s")
-	if a := compat.post(t, oidctest.LogoutTokenOptions{SID: "s"}); a.status != 200 || compat.alive(t, id) {
-		t.Fatalf("with the switch: %d", a.status)
+	strict := newReceiver(t, nil, nil, func(c *rp.Config) { c.RequireLogoutTokenExp = true })
+	strict.p.SetTokenHook(oidctest.LogoutToken, noExp)
+	id = strict.add(t, "alice", "s")
+	if a := strict.post(t, oidctest.LogoutTokenOptions{SID: "s"}); a.status != 400 || a.body["error_description"] != "logout token has no exp claim" || !strict.alive(t, id) {
+		t.Fatalf("strict: %d %v", a.status, a.body)
 	}
 }
 

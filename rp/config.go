@@ -96,13 +96,15 @@ type Config struct {
 	// an error.
 	JWKSMaxAge time.Duration
 
-	// AllowLogoutTokenWithoutExp accepts logout tokens without an "exp"
-	// claim, for older providers (oidc-provider 6.x sends none). Their age
-	// is then bounded by "iat" and LogoutTokenMaxAge instead. Zero: "exp" is
-	// required.
-	AllowLogoutTokenWithoutExp bool
+	// RequireLogoutTokenExp refuses logout tokens without an "exp" claim
+	// ([MissingClaimError] naming exp). Zero: such tokens are accepted, as
+	// Back-Channel Logout 1.0 allows and as Ory Hydra (VinID OneID) and
+	// oidc-provider 6.x send them; their age is then bounded by "iat" and
+	// LogoutTokenMaxAge, and the replay cache holds their jti for as long
+	// (LogoutToken.AcceptUntil) — as secure as an exp.
+	RequireLogoutTokenExp bool
 	// LogoutTokenMaxAge bounds the age (by "iat") of a logout token without
-	// "exp" when AllowLogoutTokenWithoutExp is set. Zero: 2 minutes.
+	// "exp". Zero: 2 minutes.
 	LogoutTokenMaxAge time.Duration
 
 	// SkipDiscovery, when true, makes New use Endpoints instead of fetching

@@ -95,6 +95,31 @@ var (
 	ErrUserInfoSubject = errors.New("rp: userinfo subject does not match id token")
 )
 
+// ErrMissingClaim is matched by every [*MissingClaimError].
+var ErrMissingClaim = errors.New("rp: token lacks a required claim")
+
+// MissingClaimError reports a token without a claim its checklist
+// requires: exp, iat or sub of an ID token; iat, jti, or exp (with
+// Config.RequireLogoutTokenExp) of a logout token. It matches
+// [ErrMissingClaim] and the sentinel of the rule the claim serves
+// ([ErrExpired] for exp, [ErrIssuedAt] for iat, [ErrMissingSubject] for
+// sub, [ErrLogoutJTI] for jti), and its message names the claim.
+type MissingClaimError struct {
+	// Claim is the missing claim's name, such as "exp".
+	Claim string
+	rule  error
+}
+
+// Error names the missing claim.
+func (e *MissingClaimError) Error() string {
+	return fmt.Sprintf("rp: token has no %q claim", e.Claim)
+}
+
+// Is matches ErrMissingClaim and the sentinel of the claim's rule.
+func (e *MissingClaimError) Is(target error) bool {
+	return target == ErrMissingClaim || (e.rule != nil && target == e.rule)
+}
+
 // Logout token checks (Back-Channel Logout 1.0, 2.4 and 2.6), besides the
 // signature, iss, aud, iat and exp checks shared with ID tokens.
 var (

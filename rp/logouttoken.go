@@ -21,8 +21,8 @@ type LogoutToken struct {
 	JTI      string
 	Audience []string
 	IssuedAt time.Time
-	// Expiry is the token's "exp", or, for a token without one accepted by
-	// Config.AllowLogoutTokenWithoutExp, IssuedAt + Config.LogoutTokenMaxAge.
+	// Expiry is the token's "exp", or, for a token without one (unless
+	// Config.RequireLogoutTokenExp), IssuedAt + Config.LogoutTokenMaxAge.
 	Expiry time.Time
 	// AcceptUntil is when VerifyLogoutToken stops accepting this token:
 	// Expiry plus Config.ClockSkew. A replay cache must hold the JTI until
@@ -46,9 +46,11 @@ func (t *LogoutToken) LogValue() slog.Value {
 // logout endpoint (Back-Channel Logout 1.0, 2.6): signature and algorithm
 // exactly as for ID tokens (same key set, rotation included; "none" never,
 // HMAC only when configured), typ header (logout+jwt, or missing or JWT for
-// older providers), iss, aud, iat, exp (required unless
-// Config.AllowLogoutTokenWithoutExp), sub and/or sid, the backchannel-logout
-// event, no nonce, a jti. Each failure wraps its own sentinel error.
+// older providers), iss, aud, iat, exp (or, without one, an iat no older
+// than Config.LogoutTokenMaxAge; Config.RequireLogoutTokenExp requires it),
+// sub and/or sid, the backchannel-logout event, no nonce, a jti. Each
+// failure wraps its own sentinel error; a missing claim is a
+// [*MissingClaimError] naming it.
 //
 // It does NOT refuse replays: the caller keeps the JTIs it has seen until
 // AcceptUntil (package backchannel does, with a replay cache). It does no HTTP
@@ -71,8 +73,14 @@ func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToke
 	}
 	skew := c.cfg.ClockSkew
 	expiry := cl.Expiry.time()
-	if cl.Expiry == nil && c.cfg.AllowLogoutTokenWithoutExp && cl.IssuedAt != nil {
-		// Older providers: bound the token's age by iat instead.
+	if cl.Expiry == nil {
+		switch {
+		case c.cfg.RequireLogoutTokenExp:
+			return nil, &MissingClaimError{Claim: "exp", rule: ErrExpired}
+		case cl.IssuedAt == nil:
+			return nil, &MissingClaimError{Claim: "iat", rule: ErrIssuedAt}
+		}
+		// Hydra, oidc-provider 6.x: bound the token's age by iat instead.
 		expiry = cl.IssuedAt.Time.Add(c.cfg.LogoutTokenMaxAge)
 		cl.Expiry = &numericDate{expiry} // checked by checkCommon like an exp
 	}
@@ -89,7 +97,7 @@ func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToke
 		return nil, ErrLogoutNonce
 	}
 	if cl.JTI == "" {
-		return nil, ErrLogoutJTI
+		return nil, &MissingClaimError{Claim: "jti", rule: ErrLogoutJTI}
 	}
 	return &LogoutToken{
 		Issuer: cl.Issuer, Subject: cl.Subject, SID: cl.SID, JTI: cl.JTI, Audience: cl.Audience,

@@ -2,6 +2,7 @@ package rp_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,13 +42,18 @@ func TestLogoutTokenChecks(t *testing.T) {
 		{name: "iat missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "iat") }, want: rp.ErrIssuedAt},
 		{name: "iat in the future", tamper: func(m *oidctest.Mint) { m.Claims["iat"] = unix(m, 10*time.Minute) }, want: rp.ErrIssuedAt},
 		{name: "exp passed", tamper: func(m *oidctest.Mint) { m.Claims["exp"] = unix(m, -5*time.Minute) }, want: rp.ErrExpired},
-		{name: "exp missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "exp") }, want: rp.ErrExpired},
-		{name: "exp missing, compatibility switch on", tamper: func(m *oidctest.Mint) { delete(m.Claims, "exp") },
-			cfg: func(c *rp.Config) { c.AllowLogoutTokenWithoutExp = true }},
-		{name: "exp missing, compatibility switch on, too old", tamper: func(m *oidctest.Mint) {
+		{name: "exp missing (Hydra, oidc-provider 6)", tamper: func(m *oidctest.Mint) { delete(m.Claims, "exp") }},
+		{name: "exp missing, too old by iat", tamper: func(m *oidctest.Mint) {
 			delete(m.Claims, "exp")
 			m.Claims["iat"] = unix(m, -4*time.Minute)
-		}, cfg: func(c *rp.Config) { c.AllowLogoutTokenWithoutExp = true }, want: rp.ErrExpired},
+		}, want: rp.ErrExpired},
+		{name: "exp missing, strict", tamper: func(m *oidctest.Mint) { delete(m.Claims, "exp") },
+			cfg: func(c *rp.Config) { c.RequireLogoutTokenExp = true }, want: rp.ErrMissingClaim},
+		{name: "exp and iat missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "exp"); delete(m.Claims, "iat") }, want: rp.ErrMissingClaim},
+		{name: "Hydra v2: no exp, no sub, typ JWT", opts: oidctest.LogoutTokenOptions{SID: "sid-1"}, tamper: func(m *oidctest.Mint) {
+			delete(m.Claims, "exp")
+			m.Header["typ"] = "JWT"
+		}},
 		{name: "neither sub nor sid", tamper: func(m *oidctest.Mint) { delete(m.Claims, "sub"); delete(m.Claims, "sid") }, want: rp.ErrLogoutSubject},
 		{name: "events missing", tamper: func(m *oidctest.Mint) { delete(m.Claims, "events") }, want: rp.ErrLogoutEvent},
 		{name: "events not an object", tamper: func(m *oidctest.Mint) { m.Claims["events"] = []string{logoutEvent} }, want: rp.ErrLogoutEvent},
@@ -104,5 +110,42 @@ func TestLogoutTokenKeyRotation(t *testing.T) {
 	}
 	if _, err := e.c.VerifyLogoutToken(t.Context(), raw); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLogoutTokenMissingClaims: a token refused for a missing claim says
+// which one, in its error and its message — not "expired".
+func TestLogoutTokenMissingClaims(t *testing.T) {
+	for _, tc := range []struct {
+		drop   []string
+		strict bool
+		claim  string
+		rule   error
+	}{
+		{[]string{"exp"}, true, "exp", rp.ErrExpired},
+		{[]string{"exp", "iat"}, false, "iat", rp.ErrIssuedAt},
+		{[]string{"iat"}, false, "iat", rp.ErrIssuedAt},
+		{[]string{"jti"}, false, "jti", rp.ErrLogoutJTI},
+	} {
+		t.Run(strings.Join(tc.drop, "+"), func(t *testing.T) {
+			e := setup(t, nil, func(c *rp.Config) { c.RequireLogoutTokenExp = tc.strict })
+			e.p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) {
+				for _, c := range tc.drop {
+					delete(m.Claims, c)
+				}
+			})
+			raw, err := e.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.c.VerifyLogoutToken(t.Context(), raw)
+			var mc *rp.MissingClaimError
+			if !errors.As(err, &mc) || mc.Claim != tc.claim || !errors.Is(err, tc.rule) || !errors.Is(err, rp.ErrMissingClaim) {
+				t.Fatalf("error = %v, want a MissingClaimError for %s", err, tc.claim)
+			}
+			if !strings.Contains(err.Error(), `"`+tc.claim+`"`) || strings.Contains(err.Error(), "expired") {
+				t.Fatalf("message %q does not name the claim", err)
+			}
+		})
 	}
 }

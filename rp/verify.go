@@ -46,7 +46,7 @@ func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*I
 		return nil, fmt.Errorf("%w: nbf %s", ErrNotYetValid, nbf.Format(time.RFC3339))
 	}
 	if cl.Subject == "" {
-		return nil, ErrMissingSubject
+		return nil, &MissingClaimError{Claim: "sub", rule: ErrMissingSubject}
 	}
 	authTime := cl.AuthTime.time()
 	if !authTime.IsZero() && authTime.After(now.Add(skew)) {
@@ -102,13 +102,13 @@ func (c *Client) checkCommon(cl *jwtClaims) error {
 		return fmt.Errorf("%w: aud %q", ErrAudience, []string(cl.Audience))
 	}
 	if cl.Expiry == nil {
-		return fmt.Errorf("%w: no exp claim", ErrExpired)
+		return &MissingClaimError{Claim: "exp", rule: ErrExpired}
 	}
 	if exp := cl.Expiry.Time; !now.Before(exp.Add(skew)) {
 		return fmt.Errorf("%w: exp %s", ErrExpired, exp.Format(time.RFC3339))
 	}
 	if cl.IssuedAt == nil {
-		return fmt.Errorf("%w: no iat claim", ErrIssuedAt)
+		return &MissingClaimError{Claim: "iat", rule: ErrIssuedAt}
 	}
 	if iat := cl.IssuedAt.Time; iat.After(now.Add(skew)) {
 		return fmt.Errorf("%w: iat %s is in the future", ErrIssuedAt, iat.Format(time.RFC3339))

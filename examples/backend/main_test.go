@@ -268,7 +268,10 @@ func TestInvalidLogoutTokens(t *testing.T) {
 		{"expired", "expired", func(m *oidctest.Mint) {
 			m.Claims["iat"], m.Claims["exp"] = now.Add(-time.Hour).Unix(), now.Add(-30*time.Minute).Unix()
 		}},
-		{"no exp", "expired", func(m *oidctest.Mint) { delete(m.Claims, "exp") }},
+		{"no exp, iat too old", "expired", func(m *oidctest.Mint) {
+			delete(m.Claims, "exp")
+			m.Claims["iat"] = now.Add(-10 * time.Minute).Unix()
+		}},
 		{"iat in the future", "iat", func(m *oidctest.Mint) {
 			m.Claims["iat"], m.Claims["exp"] = now.Add(time.Hour).Unix(), now.Add(2*time.Hour).Unix()
 		}},

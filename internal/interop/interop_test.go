@@ -39,7 +39,7 @@ const (
 type appOptions struct {
 	legacy       bool          // oidc-provider 6.31.1
 	frontchannel bool          // register the front-channel URI (legacy only)
-	allowNoExp   bool          // rp.Config.AllowLogoutTokenWithoutExp
+	strictExp    bool          // rp.Config.RequireLogoutTokenExp
 	accessTTL    time.Duration // provider's access token lifetime
 }
 
@@ -105,14 +105,14 @@ func startApp(t *testing.T, opts appOptions) *testApp {
 	defer cancel()
 	var err error
 	a.client, err = rp.New(ctx, rp.Config{
-		Issuer:                     a.op.Issuer,
-		ClientID:                   a.op.ClientID,
-		ClientSecret:               rp.Secret(a.op.ClientSecret),
-		RedirectURL:                base + "/callback",
-		PostLogoutRedirectURL:      base + "/",
-		Scopes:                     []string{"profile", "email", "offline_access"},
-		AllowLogoutTokenWithoutExp: opts.allowNoExp,
-		Now:                        a.now,
+		Issuer:                a.op.Issuer,
+		ClientID:              a.op.ClientID,
+		ClientSecret:          rp.Secret(a.op.ClientSecret),
+		RedirectURL:           base + "/callback",
+		PostLogoutRedirectURL: base + "/",
+		Scopes:                []string{"profile", "email", "offline_access"},
+		RequireLogoutTokenExp: opts.strictExp,
+		Now:                   a.now,
 	})
 	if err != nil {
 		t.Fatalf("rp.New against %s: %v", a.op.Issuer, err)
@@ -520,11 +520,11 @@ func TestV9ProviderInitiatedLogout(t *testing.T) {
 // at the provider renders iframes to the app's front-channel URI with
 // ?iss=…&sid=…; requested without cookies (as in a third-party iframe),
 // it ends the session. The same logout's back-channel token (typ JWT, no
-// exp) is refused with 400 by the app's default, strict receiver, which
-// leaves the session alone.
+// exp) is refused with 400 by this app's strict receiver
+// (RequireLogoutTokenExp), which leaves the session alone.
 func TestLegacyFrontchannelLogout(t *testing.T) {
 	t.Parallel()
-	a := startApp(t, appOptions{legacy: true, frontchannel: true})
+	a := startApp(t, appOptions{legacy: true, frontchannel: true, strictExp: true})
 	defer a.op.AssertNoEvent(t, "server_error")
 	b := NewBrowser()
 
@@ -587,12 +587,12 @@ func TestLegacyFrontchannelLogout(t *testing.T) {
 }
 
 // TestLegacyBackchannelWithoutExp: against oidc-provider 6.31.1, a refresh
-// works, and an app whose rp.Client sets AllowLogoutTokenWithoutExp accepts
-// its logout tokens (no exp, typ JWT): the provider's back-channel logout
+// works, and an app with rp's default accepts its logout tokens (no exp,
+// typ JWT; their age bounded by iat): the provider's back-channel logout
 // ends the session.
 func TestLegacyBackchannelWithoutExp(t *testing.T) {
 	t.Parallel()
-	a := startApp(t, appOptions{legacy: true, allowNoExp: true, accessTTL: 60 * time.Second})
+	a := startApp(t, appOptions{legacy: true, accessTTL: 60 * time.Second})
 	defer a.op.AssertNoEvent(t, "backchannel.error")
 	defer a.op.AssertNoEvent(t, "server_error")
 	b := NewBrowser()
