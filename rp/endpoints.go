@@ -137,20 +137,106 @@ func providerError(endpoint string, resp *response, wwwAuthenticate string) *Pro
 	return &ProviderError{Endpoint: endpoint, StatusCode: resp.status, Code: e.Code, Description: e.Description, URI: e.URI}
 }
 
-// authParam returns one auth-param of a WWW-Authenticate challenge such as
-// `Bearer error="invalid_token", error_description="expired"`.
-func authParam(challenge, name string) string {
-	_, params, ok := strings.Cut(challenge, " ")
-	if !ok {
-		return ""
-	}
-	for _, p := range strings.Split(params, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(k, name) {
-			return strings.Trim(v, `"`)
+// authParam returns one auth-param of the Bearer challenge in a
+// WWW-Authenticate header, such as error="invalid_token", or "" when there
+// is none. The header is parsed as RFC 7235 defines it: several challenges
+// may share it, separated by commas like their parameters, and a value may
+// be a quoted-string holding commas, equals signs and backslash-escaped
+// quotes (Okta's error descriptions do).
+func authParam(header, name string) string {
+	for _, ch := range parseChallenges(header) {
+		if strings.EqualFold(ch.scheme, "Bearer") {
+			return ch.params[strings.ToLower(name)]
 		}
 	}
 	return ""
+}
+
+// challenge is one challenge of a WWW-Authenticate header: its scheme and
+// its auth-params, names lower-cased.
+type challenge struct {
+	scheme string
+	params map[string]string
+}
+
+// parseChallenges parses a WWW-Authenticate header (RFC 7235 4.1 and 2.1):
+//
+//	challenge  = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
+//	auth-param = token BWS "=" BWS ( token / quoted-string )
+//
+// It never fails: what it cannot read ends the parse.
+func parseChallenges(h string) []challenge {
+	var out []challenge
+	i := 0
+	skip := func(set string) {
+		for i < len(h) && strings.IndexByte(set, h[i]) >= 0 {
+			i++
+		}
+	}
+	token := func() string {
+		j := i
+		for i < len(h) && isTokenChar(h[i]) {
+			i++
+		}
+		return h[j:i]
+	}
+	for i < len(h) {
+		skip(" \t,")
+		scheme := token()
+		if scheme == "" {
+			break
+		}
+		ch := challenge{scheme: scheme, params: map[string]string{}}
+		for {
+			skip(" \t")
+			start := i
+			name := token()
+			skip(" \t")
+			if name == "" {
+				break
+			}
+			if i >= len(h) || h[i] != '=' {
+				// Not a parameter: the next challenge's scheme.
+				i = start
+				break
+			}
+			i++ // '='
+			skip(" \t")
+			var value string
+			if i < len(h) && h[i] == '"' {
+				var b strings.Builder
+				for i++; i < len(h) && h[i] != '"'; i++ {
+					if h[i] == '\\' && i+1 < len(h) {
+						i++
+					}
+					b.WriteByte(h[i])
+				}
+				if i < len(h) {
+					i++ // the closing quote
+				}
+				value = b.String()
+			} else {
+				value = token()
+			}
+			ch.params[strings.ToLower(name)] = value
+			skip(" \t")
+			if i < len(h) && h[i] == ',' {
+				i++
+			}
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+// isTokenChar reports whether c may appear in an RFC 7230 token (tchar),
+// or in a token68 ("/" and "+" besides).
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~/", c) >= 0
 }
 
 // UserInfo fetches the UserInfo endpoint with t's access token, checks that

@@ -1,6 +1,7 @@
 package rp_test
 
 import (
+	"errors"
 	"net/url"
 	"testing"
 
@@ -120,6 +121,56 @@ func TestUserInfoBearerError(t *testing.T) {
 	err := e.c.UserInfo(t.Context(), tok, nil)
 	if pe := providerErr(t, err); pe.Code != "invalid_token" || pe.Description != "token expired" || pe.StatusCode != 401 {
 		t.Fatalf("provider error = %+v", pe)
+	}
+	wantErr(t, err, rp.ErrInvalidToken)
+}
+
+// TestUserInfoWWWAuthenticate: the Bearer challenge is read as RFC 7235
+// says — quoted strings with commas, equals signs and escaped quotes
+// (Okta's descriptions), several challenges in one header, any case — and
+// RFC 6750's codes have their sentinels.
+func TestUserInfoWWWAuthenticate(t *testing.T) {
+	for _, tc := range []struct {
+		name, header      string
+		code, description string
+		want              error
+	}{
+		{"Okta: commas in the description", `Bearer error="insufficient_scope", error_description="The access token must provide access to at least one of these scopes - profile, email, address or phone"`,
+			"insufficient_scope", "The access token must provide access to at least one of these scopes - profile, email, address or phone", rp.ErrInsufficientScope},
+		{"Okta: invalid_token", `Bearer error="invalid_token", error_description="The access token is invalid"`,
+			"invalid_token", "The access token is invalid", rp.ErrInvalidToken},
+		{"more parameters around", `Bearer authorization_uri="http://op/oauth2/v1/authorize", realm="http://op", scope="openid email", error="insufficient_scope", error_description="x, y", resource="/oauth2/v1/userinfo"`,
+			"insufficient_scope", "x, y", rp.ErrInsufficientScope},
+		{"comma inside quotes", `Bearer error="invalid_token", error_description="The token has expired, please log in again"`,
+			"invalid_token", "The token has expired, please log in again", rp.ErrInvalidToken},
+		{"escaped quote and equals sign", `Bearer error=invalid_token, error_description="bad \"sig\"=x"`,
+			"invalid_token", `bad "sig"=x`, rp.ErrInvalidToken},
+		{"Basic first, Bearer second", `Basic realm="op", Bearer realm="op", error="invalid_token", error_description="a, b"`,
+			"invalid_token", "a, b", rp.ErrInvalidToken},
+		{"scheme and names in another case", `bearer ERROR="invalid_token"`, "invalid_token", "", rp.ErrInvalidToken},
+		{"no Bearer challenge", `Basic realm="op", error="invalid_token"`, "", "", nil},
+		{"unterminated quote", `Bearer error="invalid_token", error_description="cut`, "invalid_token", "cut", rp.ErrInvalidToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, nil, nil)
+			tok := e.mustLogin(t)
+			e.p.SetResponseHook("userinfo", func(r *oidctest.Response) {
+				r.Status = 403
+				r.Raw = []byte{}
+				r.Header.Set("WWW-Authenticate", tc.header)
+			})
+			err := e.c.UserInfo(t.Context(), tok, nil)
+			pe := providerErr(t, err)
+			if pe.Code != tc.code || pe.Description != tc.description {
+				t.Fatalf("code %q, description %q; want %q, %q", pe.Code, pe.Description, tc.code, tc.description)
+			}
+			if tc.want != nil {
+				wantErr(t, err, tc.want)
+			}
+			if errors.Is(err, rp.ErrInvalidToken) != (tc.want == rp.ErrInvalidToken) || errors.Is(err, rp.ErrInsufficientScope) != (tc.want == rp.ErrInsufficientScope) {
+				t.Fatalf("sentinels of %v", err)
+			}
+		})
 	}
 }
 

@@ -141,6 +141,18 @@ var (
 	ErrLogoutJTI = errors.New("rp: logout token has no jti")
 )
 
+// Bearer token errors (RFC 6750 3.1) that a resource server — the
+// UserInfo endpoint — answers, matched by a [*ProviderError] with that Code.
+var (
+	// ErrInvalidToken reports an access token the provider refused:
+	// expired, revoked or malformed ("invalid_token"). Refresh it, or log in
+	// again.
+	ErrInvalidToken = errors.New("rp: access token refused (invalid_token)")
+	// ErrInsufficientScope reports an access token without the scope the
+	// request needs ("insufficient_scope").
+	ErrInsufficientScope = errors.New("rp: access token lacks the scope (insufficient_scope)")
+)
+
 // Missing capabilities. Each wraps [errors.ErrUnsupported].
 var (
 	// ErrNoEndSession reports a provider without an end_session_endpoint: the
@@ -202,8 +214,17 @@ func (e *ProviderError) Error() string {
 // Unwrap returns the underlying error, such as an *oauth2.RetrieveError.
 func (e *ProviderError) Unwrap() error { return e.err }
 
-// Is reports whether a server error (5xx) is matched against
-// [ErrProviderUnavailable].
+// Is matches a server error (5xx) against [ErrProviderUnavailable], and the
+// RFC 6750 codes invalid_token and insufficient_scope against
+// [ErrInvalidToken] and [ErrInsufficientScope].
 func (e *ProviderError) Is(target error) bool {
-	return target == ErrProviderUnavailable && e.StatusCode >= 500
+	switch target {
+	case ErrProviderUnavailable:
+		return e.StatusCode >= 500
+	case ErrInvalidToken:
+		return e.Code == "invalid_token"
+	case ErrInsufficientScope:
+		return e.Code == "insufficient_scope"
+	}
+	return false
 }
