@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 
 	c := &Client{cfg: cfg, meta: meta, http: hc}
 	var err error
-	if c.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, cfg.ClientSecret != ""); err != nil {
+	if c.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, len(cfg.ClientSecret)); err != nil {
 		return nil, err
 	}
 	if c.method, err = pickAuthMethod(cfg, meta.TokenEndpointAuthMethods); err != nil {
@@ -355,8 +355,10 @@ func checkEndpoints(m *Metadata, allowHTTP bool) error {
 
 // allowedAlgs intersects the configured allow-list (default RS256) with the
 // provider's advertised algorithms (when it advertises any). "none" is
-// refused outright; HMAC needs a client secret.
-func allowedAlgs(configured, advertised []string, haveSecret bool) ([]jose.SignatureAlgorithm, error) {
+// refused outright; HMAC needs a client secret at least as long as its
+// hash (RFC 7518 3.2): a shorter one could verify no token.
+func allowedAlgs(configured, advertised []string, secretLen int) ([]jose.SignatureAlgorithm, error) {
+	haveSecret := secretLen > 0
 	if len(configured) == 0 {
 		configured = []string{string(jose.RS256)}
 	}
@@ -367,6 +369,8 @@ func allowedAlgs(configured, advertised []string, haveSecret bool) ([]jose.Signa
 			return nil, fmt.Errorf("%w: signing algorithm \"none\" is never allowed", ErrConfig)
 		case isHMAC(a) && !haveSecret:
 			return nil, fmt.Errorf("%w: %s needs a ClientSecret", ErrConfig, a)
+		case isHMAC(a) && secretLen < hmacKeyBytes(a):
+			return nil, fmt.Errorf("%w: %s needs a ClientSecret of at least %d bytes (it has %d)", ErrConfig, a, hmacKeyBytes(a), secretLen)
 		case !slices.Contains(supportedAlgs, jose.SignatureAlgorithm(a)):
 			return nil, fmt.Errorf("%w: unsupported signing algorithm %q", ErrConfig, a)
 		}
@@ -387,6 +391,19 @@ var supportedAlgs = []jose.SignatureAlgorithm{
 }
 
 func isHMAC(alg string) bool { return strings.HasPrefix(alg, "HS") }
+
+// hmacKeyBytes is the least key size of an HMAC algorithm: its hash's
+// output size (RFC 7518 3.2), which go-jose enforces when signing and
+// verifying.
+func hmacKeyBytes(alg string) int {
+	switch alg {
+	case "HS384":
+		return 48
+	case "HS512":
+		return 64
+	}
+	return 32
+}
 
 func pickAuthMethod(cfg Config, advertised []string) (AuthMethod, error) {
 	m := cfg.AuthMethod
@@ -410,6 +427,13 @@ func pickAuthMethod(cfg Config, advertised []string) (AuthMethod, error) {
 	case AuthClientSecretBasic, AuthClientSecretPost, AuthClientSecretJWT:
 		if cfg.ClientSecret == "" {
 			return "", fmt.Errorf("%w: %s needs a ClientSecret", ErrConfig, m)
+		}
+		if m == AuthClientSecretJWT && len(cfg.ClientSecret) < hmacKeyBytes("HS256") {
+			// Its assertions are HS256, keyed with the secret: a shorter
+			// one would fail every token request, as if the provider were
+			// down.
+			return "", fmt.Errorf("%w: client_secret_jwt signs HS256 assertions, which need a ClientSecret of at least %d bytes (it has %d)",
+				ErrConfig, hmacKeyBytes("HS256"), len(cfg.ClientSecret))
 		}
 	case AuthPrivateKeyJWT:
 		if cfg.PrivateKey == nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"strings"
 	"testing"
 
 	"github.com/rpkit/rpkit/oidctest"
@@ -121,7 +122,7 @@ func TestAuthMethodDefault(t *testing.T) {
 	}{
 		{[]string{"client_secret_post", "client_secret_basic"}, "s", rp.AuthClientSecretBasic},
 		{[]string{"client_secret_post"}, "s", rp.AuthClientSecretPost},
-		{[]string{"private_key_jwt", "client_secret_jwt"}, "s", rp.AuthClientSecretJWT},
+		{[]string{"private_key_jwt", "client_secret_jwt"}, "jwt-secret-0123456789abcdef012345", rp.AuthClientSecretJWT},
 		{[]string{"client_secret_basic", "none"}, "", rp.AuthNone},
 	}
 	for _, tc := range tests {
@@ -137,6 +138,19 @@ func TestAuthMethodDefault(t *testing.T) {
 	p := oidctest.Start(t, oidctest.Config{AuthMethods: []string{"private_key_jwt"}})
 	_, err := rp.New(t.Context(), clientConfig(p, newClock(), nil))
 	wantErr(t, err, rp.ErrConfig)
+	// client_secret_jwt signs HS256 with the secret: one shorter than 32
+	// bytes would fail every token request, reported as the provider being
+	// down. Refused at New, chosen or picked.
+	p = oidctest.Start(t, oidctest.Config{AuthMethods: []string{"client_secret_jwt"}})
+	for _, method := range []rp.AuthMethod{rp.AuthClientSecretJWT, ""} {
+		_, err = rp.New(t.Context(), clientConfig(p, newClock(), func(c *rp.Config) {
+			c.AuthMethod, c.ClientSecret = method, rp.Secret(strings.Repeat("s", 31))
+		}))
+		wantErr(t, err, rp.ErrConfig)
+		if err != nil && !strings.Contains(err.Error(), "at least 32 bytes") {
+			t.Errorf("refused for another reason: %v", err)
+		}
+	}
 	_, err = rp.New(t.Context(), clientConfig(p, newClock(), func(c *rp.Config) { c.AuthMethod = rp.AuthPrivateKeyJWT }))
 	wantErr(t, err, rp.ErrConfig)
 }

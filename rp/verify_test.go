@@ -140,7 +140,7 @@ func TestAtHashAlgorithms(t *testing.T) {
 func TestSigningAlgConfig(t *testing.T) {
 	// The provider offers everything asked for, so each case fails on rp's
 	// own rule, not on the intersection.
-	p := oidctest.Start(t, oidctest.Config{SigningAlgs: []string{"RS256", "HS256", "none", "XX999"}})
+	p := oidctest.Start(t, oidctest.Config{SigningAlgs: []string{"RS256", "HS256", "HS384", "HS512", "none", "XX999"}})
 	clk := newClock()
 	for _, tc := range []struct {
 		name string
@@ -148,6 +148,11 @@ func TestSigningAlgConfig(t *testing.T) {
 	}{
 		{"none", func(c *rp.Config) { c.SigningAlgs = []string{"RS256", "none"} }},
 		{"HMAC without secret", func(c *rp.Config) { c.ClientSecret = ""; c.SigningAlgs = []string{"HS256"} }},
+		// A secret shorter than the HMAC's hash verifies no token: refused
+		// here rather than as a bad signature on every login.
+		{"HS256 with a 31-byte secret", func(c *rp.Config) { c.ClientSecret = rp.Secret(strings.Repeat("s", 31)); c.SigningAlgs = []string{"HS256"} }},
+		{"HS384 with a 47-byte secret", func(c *rp.Config) { c.ClientSecret = rp.Secret(strings.Repeat("s", 47)); c.SigningAlgs = []string{"HS384"} }},
+		{"HS512 with the 34-byte default secret", func(c *rp.Config) { c.SigningAlgs = []string{"RS256", "HS512"} }},
 		{"unknown", func(c *rp.Config) { c.SigningAlgs = []string{"XX999"} }},
 		{"not offered by the provider", func(c *rp.Config) { c.SigningAlgs = []string{"PS512"} }},
 	} {
@@ -157,7 +162,19 @@ func TestSigningAlgConfig(t *testing.T) {
 			if tc.name == "none" && !strings.Contains(err.Error(), "never allowed") {
 				t.Fatalf("none refused for another reason: %v", err)
 			}
+			if strings.Contains(tc.name, "byte") && !strings.Contains(err.Error(), "at least") {
+				t.Fatalf("refused for another reason: %v", err)
+			}
 		})
+	}
+	// At the least length, accepted.
+	for alg, n := range map[string]int{"HS256": 32, "HS384": 48, "HS512": 64} {
+		if _, err := rp.New(t.Context(), clientConfig(p, clk, func(c *rp.Config) {
+			c.ClientSecret = rp.Secret(strings.Repeat("s", n))
+			c.SigningAlgs = []string{alg}
+		})); err != nil {
+			t.Errorf("%s with a %d-byte secret: %v", alg, n, err)
+		}
 	}
 }
 
