@@ -73,6 +73,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request) {
 		AccessToken:       string(tok.AccessToken),
 		RefreshToken:      string(tok.RefreshToken),
 		AccessTokenExpiry: tok.Expiry,
+		AuthParams:        tok.AuthParams,
 		Created:           now,
 		LastSeen:          now,
 		Expiry:            now.Add(m.cfg.Lifetime),

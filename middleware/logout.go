@@ -34,6 +34,7 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 
 	state := randid.New()
 	var hint rp.Secret
+	var extra url.Values
 	if id, ok := m.sessionID(r); ok {
 		s, err := m.get(ctx, id)
 		switch {
@@ -56,10 +57,18 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 				m.cfg.OnLogout(ctx, s)
 			}
 			hint = rp.Secret(s.IDToken)
+			for _, name := range m.cfg.EndSessionParams {
+				if v, ok := s.AuthParams[name]; ok {
+					if extra == nil {
+						extra = url.Values{}
+					}
+					extra.Set(name, v)
+				}
+			}
 		}
 	}
 	var providerURL string
-	u, err := m.cfg.Client.EndSessionURL(rp.EndSessionParams{IDTokenHint: hint, State: state})
+	u, err := m.cfg.Client.EndSessionURL(rp.EndSessionParams{IDTokenHint: hint, State: state, Extra: extra})
 	switch {
 	case err == nil:
 		providerURL = u

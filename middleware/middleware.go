@@ -68,6 +68,11 @@ type Config struct {
 	// RefreshLeeway refreshes an access token that expires within it.
 	// Zero: 30 seconds.
 	RefreshLeeway time.Duration
+	// EndSessionParams names authorization-response parameters kept with
+	// the session (rp.Config.KeepAuthorizationParams) that the logout
+	// route sends back to the provider's end-session endpoint, such as
+	// Gluu's "session_id". Zero: none.
+	EndSessionParams []string
 	// AllowGETLogout also accepts GET on the logout route. Zero: POST only,
 	// so that a link or an image on another site cannot log users out.
 	AllowGETLogout bool

@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -413,5 +414,45 @@ func TestLogoutMethods(t *testing.T) {
 	a.login(t, b, "")
 	if r := do(t, b.single, "GET", a.srv.URL+"/logout", nil); r.status != http.StatusFound {
 		t.Fatalf("GET /logout with AllowGETLogout: %d", r.status)
+	}
+}
+
+// TestEndSessionParams: an authorization-response parameter kept with the
+// session (Gluu's session_id) goes back to the provider's end-session
+// endpoint when the middleware is told to send it, and only then.
+func TestEndSessionParams(t *testing.T) {
+	for _, send := range []bool{true, false} {
+		t.Run(fmt.Sprintf("send=%v", send), func(t *testing.T) {
+			a := newApp(t, options{
+				rp: func(c *rp.Config) { c.KeepAuthorizationParams = []string{"session_id"} },
+				mw: func(c *middleware.Config) {
+					if send {
+						c.EndSessionParams = []string{"session_id"}
+					}
+				},
+			})
+			b := newBrowser(t)
+			r := do(t, b.single, "GET", a.srv.URL+"/login", nil)
+			params, err := a.p.Authorize(t.Context(), r.location())
+			if err != nil {
+				t.Fatal(err)
+			}
+			params.Set("session_id", "gluu-op-session-1") // as Gluu's authorization response carries it
+			if r := do(t, b.single, "GET", a.srv.URL+"/callback?"+params.Encode(), nil); r.status != http.StatusFound {
+				t.Fatalf("callback: %d %s", r.status, r.body)
+			}
+			r = do(t, b.single, "POST", a.srv.URL+"/logout", nil)
+			u, err := url.Parse(r.location())
+			if r.status != http.StatusFound || err != nil || u.Path != "/end_session" {
+				t.Fatalf("logout: %d %s", r.status, r.location())
+			}
+			q := u.Query()
+			if got := q.Get("session_id"); (got == "gluu-op-session-1") != send || (!send && q.Has("session_id")) {
+				t.Fatalf("end-session query %v", q)
+			}
+			if q.Get("id_token_hint") == "" {
+				t.Fatalf("end-session query without id_token_hint: %v", q)
+			}
+		})
 	}
 }

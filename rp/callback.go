@@ -24,6 +24,12 @@ type Tokens struct {
 	Expiry       time.Time // of the access token; zero when unknown
 	IDToken      Secret    // the raw ID token, e.g. for id_token_hint
 	Claims       *IDClaims // the ID token's verified claims
+	// AuthParams are the authorization response's parameters named by
+	// Config.KeepAuthorizationParams that it carried, such as Gluu's
+	// "session_id" or "session_state" (OpenID Connect Session Management),
+	// which some end-session endpoints want back. Refresh carries them
+	// over. Nil when none was kept.
+	AuthParams map[string]string
 }
 
 // LogValue logs the non-secret parts only.
@@ -99,7 +105,16 @@ func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values
 	if err != nil {
 		return nil, err
 	}
-	return c.tokensFrom(tok, raw, claims), nil
+	t := c.tokensFrom(tok, raw, claims)
+	for _, name := range c.cfg.KeepAuthorizationParams {
+		if v := params.Get(name); v != "" {
+			if t.AuthParams == nil {
+				t.AuthParams = make(map[string]string)
+			}
+			t.AuthParams[name] = v
+		}
+	}
+	return t, nil
 }
 
 // idTokenOf returns the id_token member of a token response, "" if absent.

@@ -74,6 +74,14 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.ClientID == "" {
 		return nil, fmt.Errorf("%w: ClientID is empty", ErrConfig)
 	}
+	for _, name := range cfg.KeepAuthorizationParams {
+		switch name {
+		case "", "code", "state", "iss", "error", "error_description", "error_uri":
+			// A kept code would be a credential stored with the session.
+			return nil, fmt.Errorf("%w: KeepAuthorizationParams: %q cannot be kept", ErrConfig, name)
+		}
+	}
+	cfg.KeepAuthorizationParams = slices.Clone(cfg.KeepAuthorizationParams)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: defaultHTTPTimeout}
 	}

@@ -37,6 +37,14 @@ type Config struct {
 	// providers that want that.
 	AssertionAudience string
 
+	// KeepAuthorizationParams names authorization-response parameters to
+	// keep with the tokens (Tokens.AuthParams), for providers whose
+	// end-session endpoint wants them back: Gluu's "session_id",
+	// "session_state" (OpenID Connect Session Management; Keycloak, Entra
+	// ID). The protocol's own parameters (code, state, iss, error,
+	// error_description, error_uri) cannot be kept. Zero: none.
+	KeepAuthorizationParams []string
+
 	// RedirectURL is the callback URL registered at the provider.
 	RedirectURL string
 	// PostLogoutRedirectURL is the default post_logout_redirect_uri of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -41,7 +42,9 @@ func (c *Client) Refresh(ctx context.Context, prev *Tokens) (*Tokens, error) {
 		return nil, err
 	}
 	if raw == "" {
-		return c.tokensFrom(tok, string(prev.IDToken), orig), nil
+		t := c.tokensFrom(tok, string(prev.IDToken), orig)
+		t.AuthParams = maps.Clone(prev.AuthParams)
+		return t, nil
 	}
 	if orig == nil {
 		return nil, fmt.Errorf("%w: refresh returned an ID token but there is no original to compare it with", ErrSubjectChanged)
@@ -50,7 +53,9 @@ func (c *Client) Refresh(ctx context.Context, prev *Tokens) (*Tokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.tokensFrom(tok, raw, claims), nil
+	t := c.tokensFrom(tok, raw, claims)
+	t.AuthParams = maps.Clone(prev.AuthParams) // the login's, kept
+	return t, nil
 }
 
 // storedClaims reads the claims of an ID token that this client verified

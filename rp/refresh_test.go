@@ -2,6 +2,7 @@ package rp_test
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"testing"
 	"time"
@@ -196,5 +197,41 @@ func TestRefreshNotATokenResponse(t *testing.T) {
 	var pe *rp.ProviderError
 	if errors.As(err, &pe) {
 		t.Fatalf("an HTML page became a provider error: %+v", pe)
+	}
+}
+
+// TestKeepAuthorizationParams: the authorization response's parameters
+// named by KeepAuthorizationParams (Gluu's session_id, session_state) come
+// with the tokens, and a refresh carries them over; the protocol's own
+// parameters cannot be kept.
+func TestKeepAuthorizationParams(t *testing.T) {
+	e := setup(t, nil, func(c *rp.Config) { c.KeepAuthorizationParams = []string{"session_id", "session_state"} })
+	st, params := e.authorize(t)
+	params.Set("session_id", "op-session-1")
+	params.Set("other", "not kept")
+	tok, err := e.c.Callback(t.Context(), st, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"session_id": "op-session-1"}; !maps.Equal(tok.AuthParams, want) {
+		t.Fatalf("AuthParams = %v, want %v", tok.AuthParams, want)
+	}
+	refreshed, err := e.c.Refresh(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(refreshed.AuthParams, tok.AuthParams) {
+		t.Fatalf("AuthParams after refresh = %v", refreshed.AuthParams)
+	}
+	// Without the option nothing is kept.
+	plain := setup(t, nil, nil)
+	st, params = plain.authorize(t)
+	params.Set("session_id", "op-session-2")
+	if tok, err := plain.c.Callback(t.Context(), st, params); err != nil || tok.AuthParams != nil {
+		t.Fatalf("AuthParams without the option = %v, %v", tok.AuthParams, err)
+	}
+	for _, name := range []string{"code", "state", "iss", "error", ""} {
+		_, err := rp.New(t.Context(), clientConfig(e.p, e.clk, func(c *rp.Config) { c.KeepAuthorizationParams = []string{name} }))
+		wantErr(t, err, rp.ErrConfig)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
@@ -398,12 +399,13 @@ func validate(s *Session) error {
 	return nil
 }
 
-// clone returns a deep copy of s: its own Claims bytes, so that neither the
-// caller nor the store can change the other's copy.
+// clone returns a deep copy of s: its own Claims bytes and AuthParams map,
+// so that neither the caller nor the store can change the other's copy.
 func clone(s *Session) *Session {
 	c := *s
 	if s.Claims != nil {
 		c.Claims = append(json.RawMessage(nil), s.Claims...)
 	}
+	c.AuthParams = maps.Clone(s.AuthParams)
 	return &c
 }

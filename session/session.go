@@ -53,6 +53,11 @@ type Session struct {
 	// empty. AccessTokenExpiry is zero when the provider gave no expiry.
 	AccessToken, RefreshToken string
 	AccessTokenExpiry         time.Time
+	// AuthParams are authorization-response parameters kept with the
+	// session (rp's Tokens.AuthParams), such as Gluu's "session_id", for
+	// the end-session request. Nil when none. Not logged: a provider
+	// session ID may work as a provider cookie.
+	AuthParams map[string]string
 	// Created, LastSeen and Expiry: creation time, last use, and the
 	// absolute end of the session (stores drop it then).
 	Created, LastSeen, Expiry time.Time

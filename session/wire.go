@@ -18,26 +18,32 @@ const wireVersion = 1
 // wireSession is version 1 of the record format. Times are RFC 3339 with
 // nanoseconds, in UTC; the session ID is not part of the record.
 type wireSession struct {
-	V                 int             `json:"v"`
-	Issuer            string          `json:"iss"`
-	Subject           string          `json:"sub"`
-	SID               string          `json:"sid"`
-	IDToken           string          `json:"id_token"`
-	Claims            json.RawMessage `json:"claims"`
-	AccessToken       string          `json:"at"`
-	RefreshToken      string          `json:"rt"`
-	AccessTokenExpiry time.Time       `json:"at_exp"`
-	Created           time.Time       `json:"created"`
-	LastSeen          time.Time       `json:"last_seen"`
-	Expiry            time.Time       `json:"expiry"`
-	Version           uint64          `json:"version"`
+	V                 int               `json:"v"`
+	Issuer            string            `json:"iss"`
+	Subject           string            `json:"sub"`
+	SID               string            `json:"sid"`
+	IDToken           string            `json:"id_token"`
+	Claims            json.RawMessage   `json:"claims"`
+	AccessToken       string            `json:"at"`
+	RefreshToken      string            `json:"rt"`
+	AccessTokenExpiry time.Time         `json:"at_exp"`
+	Created           time.Time         `json:"created"`
+	LastSeen          time.Time         `json:"last_seen"`
+	Expiry            time.Time         `json:"expiry"`
+	Version           uint64            `json:"version"`
+	AuthParams        map[string]string `json:"auth_params,omitempty"`
 }
 
 // Marshal encodes s as a versioned JSON record for stores that hold bytes,
 // such as Redis:
 //
 //	{"v":1,"iss":…,"sub":…,"sid":…,"id_token":…,"claims":{…},"at":…,"rt":…,
-//	 "at_exp":…,"created":…,"last_seen":…,"expiry":…,"version":…}
+//	 "at_exp":…,"created":…,"last_seen":…,"expiry":…,"version":…,
+//	 "auth_params":{…}}
+//
+// auth_params is left out when there are none, so records without them
+// are the same bytes as before it existed (and readers that predate it
+// ignore it).
 //
 // It leaves out s.ID: stores key records by [Key] of it. Times are written
 // in UTC with nanoseconds, so they come back Equal (though not ==: the
@@ -66,6 +72,7 @@ func Marshal(s *Session) ([]byte, error) {
 		LastSeen:          s.LastSeen.UTC(),
 		Expiry:            s.Expiry.UTC(),
 		Version:           s.Version,
+		AuthParams:        s.AuthParams,
 	}
 	if len(w.Claims) == 0 {
 		w.Claims = nil // null: an empty, non-nil RawMessage does not encode
@@ -125,5 +132,6 @@ func Unmarshal(b []byte) (*Session, error) {
 		LastSeen:          w.LastSeen,
 		Expiry:            w.Expiry,
 		Version:           w.Version,
+		AuthParams:        w.AuthParams,
 	}, nil
 }

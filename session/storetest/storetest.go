@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,8 @@ import (
 )
 
 // Run checks that the stores newStore returns follow the [session.Store]
-// contract, Logout's tombstones included. Each subtest calls newStore for a fresh, empty store. The
+// contract, Logout's tombstones and the kept authorization-response
+// parameters (AuthParams) included. Each subtest calls newStore for a fresh, empty store. The
 // stores must use the real clock: one subtest waits about a second for a
 // session to expire. Run the suite with -race to check concurrent use.
 //
@@ -92,6 +94,7 @@ func newSession(issuer, subject, sid string) *session.Session {
 		SID:               sid,
 		IDToken:           "eyJhbGciOiJSUzI1NiJ9.e30.c2ln-" + subject,
 		Claims:            json.RawMessage(`{"sub":"` + subject + `","email":"a<b>@example.com","n":[1,2.5,true,null]}`),
+		AuthParams:        map[string]string{"session_id": "op-session-" + sid, "session_state": "a<b>&c"},
 		AccessToken:       "at-" + subject + "-" + sid,
 		RefreshToken:      "rt-" + subject + "-" + sid,
 		AccessTokenExpiry: now.Add(5*time.Minute + 123456789*time.Nanosecond),
@@ -170,6 +173,9 @@ func diff(got, want *session.Session) string {
 	tm("Expiry", got.Expiry, want.Expiry)
 	if got.Version != want.Version {
 		d = append(d, fmt.Sprintf("Version = %d, want %d", got.Version, want.Version))
+	}
+	if !maps.Equal(got.AuthParams, want.AuthParams) || (got.AuthParams == nil) != (want.AuthParams == nil) {
+		d = append(d, fmt.Sprintf("AuthParams = %v, want %v", got.AuthParams, want.AuthParams))
 	}
 	return strings.Join(d, "; ")
 }
@@ -276,10 +282,13 @@ func testGetReturnsCopy(t *testing.T, st session.Store) {
 	want := *s
 	want.Claims = bytes.Clone(s.Claims)
 
+	want.AuthParams = maps.Clone(s.AuthParams)
+
 	got := get(t, st, s.ID)
 	got.AccessToken = "changed"
 	got.Expiry = got.Expiry.Add(time.Hour)
 	got.Claims[2] = 'X'
+	got.AuthParams["session_id"] = "changed"
 	got.Version = 99
 
 	if d := diff(get(t, st, s.ID), &want); d != "" {
@@ -291,9 +300,11 @@ func testCreateCopies(t *testing.T, st session.Store) {
 	s := create(t, st, newSession(issuerA, "alice", "sid1"))
 	want := *s
 	want.Claims = bytes.Clone(s.Claims)
+	want.AuthParams = maps.Clone(s.AuthParams)
 
 	s.AccessToken = "changed"
 	s.Claims[2] = 'X'
+	s.AuthParams["session_id"] = "changed"
 	s.Version = 99
 
 	if d := diff(get(t, st, want.ID), &want); d != "" {
@@ -310,9 +321,11 @@ func testUpdateCopies(t *testing.T, st session.Store) {
 	}
 	want := *u
 	want.Claims = bytes.Clone(u.Claims)
+	want.AuthParams = maps.Clone(u.AuthParams)
 
 	u.AccessToken = "changed"
 	u.Claims[2] = 'X'
+	u.AuthParams["session_id"] = "changed"
 	u.Version = 99
 
 	if d := diff(get(t, st, s.ID), &want); d != "" {
