@@ -150,8 +150,14 @@ func TestSigningAlgConfig(t *testing.T) {
 		{"HMAC without secret", func(c *rp.Config) { c.ClientSecret = ""; c.SigningAlgs = []string{"HS256"} }},
 		// A secret shorter than the HMAC's hash verifies no token: refused
 		// here rather than as a bad signature on every login.
-		{"HS256 with a 31-byte secret", func(c *rp.Config) { c.ClientSecret = rp.Secret(strings.Repeat("s", 31)); c.SigningAlgs = []string{"HS256"} }},
-		{"HS384 with a 47-byte secret", func(c *rp.Config) { c.ClientSecret = rp.Secret(strings.Repeat("s", 47)); c.SigningAlgs = []string{"HS384"} }},
+		{"HS256 with a 31-byte secret", func(c *rp.Config) {
+			c.ClientSecret = rp.Secret(strings.Repeat("s", 31))
+			c.SigningAlgs = []string{"HS256"}
+		}},
+		{"HS384 with a 47-byte secret", func(c *rp.Config) {
+			c.ClientSecret = rp.Secret(strings.Repeat("s", 47))
+			c.SigningAlgs = []string{"HS384"}
+		}},
 		{"HS512 with the 34-byte default secret", func(c *rp.Config) { c.SigningAlgs = []string{"RS256", "HS512"} }},
 		{"unknown", func(c *rp.Config) { c.SigningAlgs = []string{"XX999"} }},
 		{"not offered by the provider", func(c *rp.Config) { c.SigningAlgs = []string{"PS512"} }},
