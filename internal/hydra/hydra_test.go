@@ -95,18 +95,82 @@ func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c
 func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 func (c *clock) Reset()                  { c.offset.Store(0) }
 
+// backend records the requests rp sends to Hydra (the token and
+// revocation endpoints, discovery, the JWKS).
+type backend struct {
+	mu   sync.Mutex
+	reqs []backendRequest
+}
+
+type backendRequest struct {
+	Method, URL    string
+	User, Password string // HTTP Basic credentials, decoded
+	Form           url.Values
+	Status         int
+}
+
+func (b *backend) RoundTrip(r *http.Request) (*http.Response, error) {
+	br := backendRequest{Method: r.Method, URL: r.URL.Scheme + "://" + r.URL.Host + r.URL.Path}
+	br.User, br.Password, _ = r.BasicAuth()
+	if r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		br.Form, _ = url.ParseQuery(string(body))
+		r = r.Clone(r.Context())
+		r.Body = io.NopCloser(strings.NewReader(string(body)))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if resp != nil {
+		br.Status = resp.StatusCode
+	}
+	b.mu.Lock()
+	b.reqs = append(b.reqs, br)
+	b.mu.Unlock()
+	return resp, err
+}
+
+// to returns the requests sent to endpoint (scheme://host/path).
+func (b *backend) to(endpoint string) []backendRequest {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []backendRequest
+	for _, r := range b.reqs {
+		if r.URL == endpoint {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkClientAuth checks client_secret_basic: the client's credentials in
+// the Authorization header (form-urlencoded first, RFC 6749 2.3.1, which
+// changes nothing for Hydra's UUIDs and hex secrets), none in the body.
+func (a *app) checkClientAuth(t *testing.T, r backendRequest) {
+	t.Helper()
+	if r.User != a.client.ClientID || r.Password != a.client.ClientSecret {
+		t.Fatalf("%s %s: Basic credentials %q, want the client's", r.Method, r.URL, r.User)
+	}
+	if r.Form.Has("client_secret") || r.Form.Has("client_assertion") {
+		t.Fatalf("%s %s: client credentials in the body too: %v", r.Method, r.URL, keys(r.Form))
+	}
+}
+
 // app is one relying party: rpkit's middleware with /me, the back-channel
 // and the front-channel receivers, on its own loopback server, registered
 // as its own client at Hydra.
 type app struct {
-	name   string
-	srv    *httptest.Server
-	client hydratest.Client
-	rp     *rp.Client
-	store  *session.MemoryStore
-	clk    *clock
-	bc, fc recorder
-	landed atomic.Int32 // post-logout landings that LoggedOut confirmed
+	name    string
+	srv     *httptest.Server
+	client  hydratest.Client
+	rp      *rp.Client
+	store   *session.MemoryStore
+	clk     *clock
+	bc, fc  recorder
+	backend backend      // rp's requests to Hydra
+	landed  atomic.Int32 // post-logout landings that LoggedOut confirmed
 }
 
 type appOptions struct {
@@ -139,6 +203,7 @@ func newApp(t *testing.T, h *hydratest.Server, name string, opts appOptions) *ap
 		RedirectURL:           a.srv.URL + "/callback",
 		PostLogoutRedirectURL: a.srv.URL + "/",
 		Scopes:                []string{"offline_access"},
+		HTTPClient:            &http.Client{Timeout: 10 * time.Second, Transport: &a.backend},
 	})
 	if err != nil {
 		t.Fatalf("rp.New against Hydra: %v", err)
@@ -181,15 +246,58 @@ func newApp(t *testing.T, h *hydratest.Server, name string, opts appOptions) *ap
 	return a
 }
 
+// browser is the user's browser: a cookie jar, redirects followed, and
+// every request it sends kept (see visited).
 func browser(t *testing.T) *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, Timeout: 20 * time.Second,
+	tr := &trail{rt: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(tr.rt.CloseIdleConnections)
+	return &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > 20 {
 				return fmt.Errorf("%d redirects", len(via))
 			}
 			return nil
 		}}
+}
+
+type trail struct {
+	rt   *http.Transport
+	mu   sync.Mutex
+	urls []*url.URL
+}
+
+func (tr *trail) RoundTrip(r *http.Request) (*http.Response, error) {
+	u := *r.URL
+	tr.mu.Lock()
+	tr.urls = append(tr.urls, &u)
+	tr.mu.Unlock()
+	return tr.rt.RoundTrip(r)
+}
+
+// visited returns the query of every request the browser sent to
+// endpoint (scheme://host/path), in order.
+func visited(c *http.Client, endpoint string) []url.Values {
+	tr := c.Transport.(*trail)
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var qs []url.Values
+	for _, u := range tr.urls {
+		if u.Scheme+"://"+u.Host+u.Path == endpoint {
+			qs = append(qs, u.Query())
+		}
+	}
+	return qs
+}
+
+// keys returns the sorted parameter names of q.
+func keys(q url.Values) []string {
+	var ks []string
+	for k := range q {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 type me struct {
@@ -273,6 +381,43 @@ func TestLogin(t *testing.T) {
 	if !strings.HasSuffix(h.Issuer, "/") {
 		t.Fatalf("issuer %q", h.Issuer)
 	}
+
+	// What Hydra's authorization endpoint received from rpkit: the first
+	// request; the later ones carry Hydra's own login and consent
+	// verifiers besides.
+	auth := visited(c, h.PublicURL+"/oauth2/auth")
+	if len(auth) != 3 {
+		t.Fatalf("%d requests to /oauth2/auth, want 3 (rpkit's, then with the login and the consent verifier)", len(auth))
+	}
+	q := auth[0]
+	want := []string{"client_id", "code_challenge", "code_challenge_method", "nonce", "redirect_uri", "response_type", "scope", "state"}
+	if !slices.Equal(keys(q), want) {
+		t.Fatalf("authorization request parameters %v, want %v", keys(q), want)
+	}
+	if q.Get("client_id") != a.client.ClientID || q.Get("redirect_uri") != a.srv.URL+"/callback" ||
+		q.Get("response_type") != "code" || q.Get("scope") != "openid offline_access" ||
+		q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 ||
+		q.Get("state") == "" || q.Get("nonce") == "" {
+		t.Fatalf("authorization request: %v", q)
+	}
+	if q := auth[1]; q.Get("login_verifier") == "" {
+		t.Fatalf("second authorization request: %v", q)
+	}
+	if q := auth[2]; q.Get("consent_verifier") == "" {
+		t.Fatalf("third authorization request: %v", q)
+	}
+
+	// The code exchange at Hydra's token endpoint.
+	tok := a.backend.to(h.PublicURL + "/oauth2/token")
+	if len(tok) != 1 || tok[0].Method != "POST" || tok[0].Status != 200 {
+		t.Fatalf("token requests: %+v", tok)
+	}
+	a.checkClientAuth(t, tok[0])
+	f := tok[0].Form
+	if f.Get("grant_type") != "authorization_code" || f.Get("code") == "" || f.Get("redirect_uri") != a.srv.URL+"/callback" ||
+		len(f.Get("code_verifier")) < 43 {
+		t.Fatalf("token request: %v", f)
+	}
 }
 
 // TestRefresh: an access token that has expired (by the middleware's
@@ -292,6 +437,14 @@ func TestRefresh(t *testing.T) {
 	}
 	if refreshed.accessTk == first.accessTk {
 		t.Fatal("the access token was not refreshed")
+	}
+	tok := a.backend.to(h.PublicURL + "/oauth2/token")
+	if len(tok) != 2 || tok[1].Status != 200 {
+		t.Fatalf("token requests: %+v", tok)
+	}
+	a.checkClientAuth(t, tok[1])
+	if f := tok[1].Form; f.Get("grant_type") != "refresh_token" || f.Get("refresh_token") == "" || len(f) != 2 {
+		t.Fatalf("refresh request: %v", f)
 	}
 	a.clk.Reset()
 	if again := a.me(t, c); again.accessTk != refreshed.accessTk {
@@ -340,6 +493,31 @@ func TestRPInitiatedLogout(t *testing.T) {
 	}
 	if got := a.me(t, br); got.status != http.StatusUnauthorized {
 		t.Fatalf("A's /me after its logout: %d", got.status)
+	}
+	// The logout revoked A's refresh token at Hydra.
+	rev := a.backend.to(h.PublicURL + "/oauth2/revoke")
+	if len(rev) != 1 || rev[0].Status != 200 {
+		t.Fatalf("revocation requests: %+v", rev)
+	}
+	a.checkClientAuth(t, rev[0])
+	if f := rev[0].Form; f.Get("token") == "" || f.Get("token_type_hint") != "refresh_token" {
+		t.Fatalf("revocation request: %v", f)
+	}
+	// What Hydra's end-session endpoint received from rpkit (the second
+	// request there carries Hydra's logout verifier).
+	ends := visited(br, h.PublicURL+"/oauth2/sessions/logout")
+	if len(ends) != 2 || ends[1].Get("logout_verifier") == "" {
+		t.Fatalf("requests to the end-session endpoint: %v", ends)
+	}
+	end := ends[0]
+	if want := []string{"client_id", "id_token_hint", "post_logout_redirect_uri", "state"}; !slices.Equal(keys(end), want) {
+		t.Fatalf("end-session parameters %v, want %v", keys(end), want)
+	}
+	if end.Get("client_id") != a.client.ClientID || end.Get("post_logout_redirect_uri") != a.srv.URL+"/" || end.Get("state") == "" {
+		t.Fatalf("end-session request: %v", end)
+	}
+	if hint := claims(t, end.Get("id_token_hint")); hint["sid"] != meA.sid || hint["sub"] != "user-1" || hint["iss"] != h.Issuer {
+		t.Fatalf("id_token_hint: %v", hint)
 	}
 	outs := h.UI.Logouts()
 	if len(outs) != 1 || !outs[0].RPInitiated || outs[0].SID != meA.sid || outs[0].Subject != "user-1" || outs[0].ClientID != a.client.ClientID {
@@ -420,8 +598,9 @@ func TestRPInitiatedLogout(t *testing.T) {
 	}
 
 	redir := metaRefresh(string(page))
-	if !strings.HasPrefix(redir, a.srv.URL+"/?") {
-		t.Fatalf("Hydra's logout page redirects to %q, want A's post-logout page", redir)
+	landing := a.srv.URL + "/?" + url.Values{"state": {end.Get("state")}}.Encode()
+	if redir != landing {
+		t.Fatalf("Hydra's logout page redirects to %q, want A's post-logout page %q", redir, landing)
 	}
 	resp, err = br.Get(redir)
 	if err != nil {
