@@ -2,11 +2,15 @@ package middleware
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/rpkit/rpkit/internal/randid"
 	"github.com/rpkit/rpkit/rp"
@@ -68,12 +72,18 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var providerURL string
-	u, err := m.cfg.Client.EndSessionURL(rp.EndSessionParams{IDTokenHint: hint, State: state, Extra: extra})
+	var form *rp.EndSessionForm
+	params := rp.EndSessionParams{IDTokenHint: hint, State: state, Extra: extra}
+	u, err := m.cfg.Client.EndSessionURL(params)
+	if err == nil && (m.cfg.EndSessionFormPost || len(u) > maxEndSessionURL) {
+		form, err = m.cfg.Client.EndSessionForm(params)
+	}
 	switch {
-	case err == nil:
+	case err == nil && form == nil:
 		providerURL = u
+	case err == nil:
 	case !errors.Is(err, rp.ErrNoEndSession) && !errors.Is(err, rp.ErrIDTokenHintRequired):
-		m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: building the end-session URL", slog.String("error", err.Error()))
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: building the end-session request", slog.String("error", err.Error()))
 	}
 	if err := m.setCookie(w, m.logoutCookieName(), state, logoutStateTTL); err != nil {
 		m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: setting the logout state", slog.String("error", err.Error()))
@@ -83,7 +93,16 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 		if providerURL != "" {
 			redirect = &providerURL
 		}
-		writeJSON(w, http.StatusOK, map[string]*string{"redirect_url": redirect})
+		body := map[string]any{"redirect_url": redirect}
+		if form != nil {
+			// The page submits it itself: a form POST of fields to action.
+			body["form"] = map[string]any{"method": http.MethodPost, "action": form.Action, "fields": flatten(form.Fields)}
+		}
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	if form != nil {
+		m.writeLogoutForm(w, form)
 		return
 	}
 	target := providerURL
@@ -135,4 +154,69 @@ func (m *Middleware) PostLogoutLanding(next http.Handler) http.Handler {
 func LoggedOut(ctx context.Context) bool {
 	v, _ := ctx.Value(loggedOutKey).(bool)
 	return v
+}
+
+// maxEndSessionURL is the longest end-session URL sent as a redirect: past
+// it (a large ID token as hint) the request goes as a form POST, since
+// proxies and browsers cut or refuse longer URLs.
+const maxEndSessionURL = 2000
+
+// logoutFormPage auto-submits the end-session form. The one script is
+// allowed by its hash; without script, the button submits it.
+var logoutFormPage = template.Must(template.New("logout").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Logging out</title></head>
+<body><form method="post" action="{{.Action}}">
+{{range $k, $vs := .Fields}}{{range $vs}}<input type="hidden" name="{{$k}}" value="{{.}}">
+{{end}}{{end}}<noscript><button type="submit">Continue logging out</button></noscript>
+</form>
+<script>` + logoutFormScript + `</script>
+</body></html>
+`))
+
+const logoutFormScript = "document.forms[0].submit()"
+
+// logoutFormScriptHash is the CSP hash source of logoutFormScript.
+var logoutFormScriptHash = func() string {
+	sum := sha256.Sum256([]byte(logoutFormScript))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
+
+// writeLogoutForm answers the page that POSTs the end-session request. Its
+// Content-Security-Policy allows that one script and form submissions to
+// the end-session endpoint's origin and the post-logout redirect's (some
+// browsers apply form-action to the provider's redirect back too), nothing
+// else; it is never cached, framed or sent as a referrer.
+func (m *Middleware) writeLogoutForm(w http.ResponseWriter, form *rp.EndSessionForm) {
+	targets := []string{origin(form.Action)}
+	if o := origin(form.Fields.Get("post_logout_redirect_uri")); o != "" && o != targets[0] {
+		targets = append(targets, o)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src "+logoutFormScriptHash+
+		"; form-action "+strings.Join(targets, " ")+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusOK)
+	if err := logoutFormPage.Execute(w, form); err != nil {
+		m.cfg.Logger.LogAttrs(context.Background(), slog.LevelError, "rpkit: writing the logout form", slog.String("error", err.Error()))
+	}
+}
+
+// origin returns the scheme://host[:port] of an absolute URL, or "".
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// flatten returns the first value of each field, for JSON.
+func flatten(v url.Values) map[string]string {
+	out := make(map[string]string, len(v))
+	for k := range v {
+		out[k] = v.Get(k)
+	}
+	return out
 }

@@ -73,6 +73,14 @@ type Config struct {
 	// route sends back to the provider's end-session endpoint, such as
 	// Gluu's "session_id". Zero: none.
 	EndSessionParams []string
+	// EndSessionFormPost sends the browser to the provider's end-session
+	// endpoint with an auto-submitting form POST instead of a redirect
+	// (RP-Initiated Logout 1.0 allows both; Decathlon Connect expects
+	// POST), so the ID token never appears in a URL. Zero: a redirect, or
+	// the form when the URL would be longer than 2000 bytes. A JSON logout
+	// then answers {"redirect_url": null, "form": {"method", "action",
+	// "fields"}} for the page to submit.
+	EndSessionFormPost bool
 	// AllowGETLogout also accepts GET on the logout route. Zero: POST only,
 	// so that a link or an image on another site cannot log users out.
 	AllowGETLogout bool

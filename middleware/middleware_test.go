@@ -1,10 +1,16 @@
 package middleware_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -454,5 +460,96 @@ func TestEndSessionParams(t *testing.T) {
 				t.Fatalf("end-session query without id_token_hint: %v", q)
 			}
 		})
+	}
+}
+
+// hiddenInput matches the logout form's inputs.
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+
+// TestLogoutFormPost: the end-session request as an auto-submitting form
+// POST — by option (Decathlon Connect), or when the GET URL would be too
+// long — with a CSP that allows exactly that form and its script; the
+// provider receives the ID token in the POST body, not in a URL, and the
+// browser comes back to the post-logout landing. The JSON logout returns
+// what a page needs to submit it.
+func TestLogoutFormPost(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		option bool
+		large  bool // an ID token that makes the GET URL too long
+	}{
+		{"by option", true, false},
+		{"URL too long", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp(t, options{mw: func(c *middleware.Config) { c.EndSessionFormPost = tc.option }})
+			if tc.large {
+				a.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["groups"] = strings.Repeat("g", 3000) })
+			}
+			b := newBrowser(t)
+			a.login(t, b, "")
+			r := do(t, b.single, "POST", a.srv.URL+"/logout", nil)
+			csp := r.header.Get("Content-Security-Policy")
+			if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") ||
+				r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
+				t.Fatalf("logout answered %d %v", r.status, r.header)
+			}
+			for _, want := range []string{"default-src 'none'", "form-action " + a.p.Issuer(), "frame-ancestors 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("CSP %q lacks %q", csp, want)
+				}
+			}
+			script := regexp.MustCompile(`<script>(.*)</script>`).FindStringSubmatch(r.body)
+			if script == nil {
+				t.Fatalf("no script in %s", r.body)
+			}
+			sum := sha256.Sum256([]byte(script[1]))
+			if !strings.Contains(csp, "script-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
+				t.Errorf("CSP %q does not allow the page's script", csp)
+			}
+			action := regexp.MustCompile(`<form method="post" action="([^"]*)">`).FindStringSubmatch(r.body)
+			if action == nil || html.UnescapeString(action[1]) != a.p.URL("/end_session") {
+				t.Fatalf("form action %v", action)
+			}
+			fields := url.Values{}
+			for _, m := range hiddenInput.FindAllStringSubmatch(r.body, -1) {
+				fields.Set(m[1], html.UnescapeString(m[2]))
+			}
+			for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"} {
+				if fields.Get(k) == "" {
+					t.Fatalf("form lacks %s: %v", k, fields)
+				}
+			}
+			// The browser submits it.
+			resp, err := b.follow.PostForm(html.UnescapeString(action[1]), fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "logged out" {
+				t.Fatalf("landing after the form: %d %q", resp.StatusCode, body)
+			}
+			reqs := a.p.EndSessionRequests()
+			if last := reqs[len(reqs)-1]; last.Method != http.MethodPost || last.Params.Get("id_token_hint") != fields.Get("id_token_hint") {
+				t.Fatalf("end-session request %+v", last)
+			}
+		})
+	}
+
+	a := newApp(t, options{mw: func(c *middleware.Config) { c.EndSessionFormPost = true }})
+	b := newBrowser(t)
+	a.login(t, b, "")
+	r := do(t, b.single, "POST", a.srv.URL+"/logout", jsonAccept)
+	var got struct {
+		RedirectURL *string `json:"redirect_url"`
+		Form        struct {
+			Method, Action string
+			Fields         map[string]string
+		} `json:"form"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &got); err != nil || got.RedirectURL != nil || got.Form.Method != "POST" ||
+		got.Form.Action != a.p.URL("/end_session") || got.Form.Fields["id_token_hint"] == "" || got.Form.Fields["state"] == "" {
+		t.Fatalf("JSON logout: %s (%v)", r.body, err)
 	}
 }

@@ -37,21 +37,52 @@ type EndSessionParams struct {
 // [ErrIDTokenHintRequired]: the caller then ends the session locally only.
 // EndSessionURL does no I/O.
 func (c *Client) EndSessionURL(p EndSessionParams) (string, error) {
-	if c.meta.EndSessionEndpoint == "" {
-		return "", ErrNoEndSession
+	f, err := c.EndSessionForm(p)
+	if err != nil {
+		return "", err
 	}
-	if p.IDTokenHint == "" && c.cfg.EndSessionRequiresIDTokenHint {
-		return "", ErrIDTokenHintRequired
-	}
-	u, err := url.Parse(c.meta.EndSessionEndpoint)
+	u, err := url.Parse(f.Action)
 	if err != nil {
 		return "", fmt.Errorf("%w: end_session_endpoint: %v", ErrConfig, err)
 	}
 	q := u.Query()
+	for k, vs := range f.Fields {
+		q[k] = vs // the request's own value wins over one the endpoint's query has
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// EndSessionForm is an RP-Initiated Logout 1.0 request sent as a form POST
+// (section 2 allows GET and POST): the browser submits Fields,
+// form-encoded, to Action. It keeps the ID token out of URLs — and so out
+// of logs, histories and Referer headers — and has no length limit;
+// Decathlon Connect expects it.
+type EndSessionForm struct {
+	// Action is the end_session_endpoint, with any query it has.
+	Action string
+	// Fields are the logout request's parameters, as for EndSessionURL.
+	Fields url.Values
+}
+
+// EndSessionForm returns the logout request of p as a form to POST, with
+// the same parameters, checks and errors as [Client.EndSessionURL]. It does
+// no I/O.
+func (c *Client) EndSessionForm(p EndSessionParams) (*EndSessionForm, error) {
+	if c.meta.EndSessionEndpoint == "" {
+		return nil, ErrNoEndSession
+	}
+	if p.IDTokenHint == "" && c.cfg.EndSessionRequiresIDTokenHint {
+		return nil, ErrIDTokenHintRequired
+	}
+	if _, err := url.Parse(c.meta.EndSessionEndpoint); err != nil {
+		return nil, fmt.Errorf("%w: end_session_endpoint: %v", ErrConfig, err)
+	}
+	q := url.Values{}
 	for k, vs := range p.Extra {
 		switch k {
 		case "id_token_hint", "post_logout_redirect_uri", "state", "client_id", "logout_hint", "ui_locales":
-			return "", fmt.Errorf("%w: end-session parameter %q has its own field", ErrConfig, k)
+			return nil, fmt.Errorf("%w: end-session parameter %q has its own field", ErrConfig, k)
 		}
 		for _, v := range vs {
 			q.Add(k, v)
@@ -72,6 +103,5 @@ func (c *Client) EndSessionURL(p EndSessionParams) (string, error) {
 	set("client_id", c.cfg.ClientID)
 	set("logout_hint", p.LogoutHint)
 	set("ui_locales", strings.Join(p.UILocales, " "))
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return &EndSessionForm{Action: c.meta.EndSessionEndpoint, Fields: q}, nil
 }
