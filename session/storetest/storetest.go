@@ -174,7 +174,7 @@ func diff(got, want *session.Session) string {
 	if got.Version != want.Version {
 		d = append(d, fmt.Sprintf("Version = %d, want %d", got.Version, want.Version))
 	}
-	if !maps.Equal(got.AuthParams, want.AuthParams) || (got.AuthParams == nil) != (want.AuthParams == nil) {
+	if !maps.Equal(got.AuthParams, want.AuthParams) { // nil and empty are alike
 		d = append(d, fmt.Sprintf("AuthParams = %v, want %v", got.AuthParams, want.AuthParams))
 	}
 	return strings.Join(d, "; ")
