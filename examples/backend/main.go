@@ -53,6 +53,10 @@
 //	POST /sessions            create an API session from {"sub": "…", "sid": "…"}; 201 {"id": "…"}
 //	GET  /sessions            list the API sessions
 //	GET  /sessions/{id}       one API session, or 404
+//	DELETE /session/token     sign out a client holding a refresh token (JSON {"refresh_token": "…"}):
+//	                          the token is revoked, the API sessions of its login (by sid, else subject)
+//	                          end, and {"data": <end-session URL or null>, "code": 0, "msg": ""} answers;
+//	                          failures answer {"data": null, "code": <status>, "msg", "correlation_id"}
 //	GET  /healthz             200
 //	POST /dev/logout?sid=…    development provider only: post a logout token for sid (and/or sub)
 //

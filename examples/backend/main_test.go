@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rpkit/rpkit/oidctest"
+	"github.com/rpkit/rpkit/rp"
 )
 
 // startService runs the service as `go run` would, with env as its
@@ -756,3 +758,101 @@ func (b *syncBuffer) String() string {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestSignOutAPI: DELETE /session/token as the app sign-out API specifies
+// it: the refresh token of a login is revoked at the provider, the API
+// sessions of that login end (not another login's), and the answer is the
+// end-session URL in the success envelope; a second sign-out of the same
+// token, a missing or malformed body, and a provider failure get the error
+// envelope with a correlation ID.
+func TestSignOutAPI(t *testing.T) {
+	p, _, base := startWithProvider(t)
+	client, err := rp.New(t.Context(), rp.Config{Issuer: p.Issuer(), ClientID: oidctest.DefaultClientID,
+		ClientSecret: oidctest.DefaultClientSecret, RedirectURL: "http://127.0.0.1/cb",
+		Scopes: []string{"offline_access"}, HTTPClient: p.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authURL, st, _ := client.StartLogin()
+	params, err := p.Authorize(t.Context(), authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := client.Callback(t.Context(), st, params)
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("login: %v (refresh token %v)", err, tok.RefreshToken != "")
+	}
+	mine := createSession(t, base, tok.Claims.Subject, tok.Claims.SID)
+	other := createSession(t, base, "bob", "another-login")
+
+	type env struct {
+		Data          *string `json:"data"`
+		Code          *int    `json:"code"`
+		Msg           string  `json:"msg"`
+		CorrelationID *string `json:"correlation_id"`
+	}
+	signOut := func(contentType, body string) (int, env) {
+		t.Helper()
+		r := do(t, "DELETE", base+"/session/token", contentType, body)
+		var e env
+		if err := json.Unmarshal([]byte(r.body), &e); err != nil || e.Code == nil {
+			t.Fatalf("DELETE /session/token: %d %q", r.status, r.body)
+		}
+		return r.status, e
+	}
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	wantFailure := func(status int, e env, want int) {
+		t.Helper()
+		if status != want || *e.Code == 0 || e.Msg == "" || e.Data != nil || e.CorrelationID == nil || !uuid.MatchString(*e.CorrelationID) {
+			t.Fatalf("failure answer %d %+v, want %d with the error envelope", status, e, want)
+		}
+	}
+
+	body, _ := json.Marshal(map[string]string{"refresh_token": string(tok.RefreshToken)})
+	status, e := signOut("application/json", string(body))
+	if status != http.StatusOK || *e.Code != 0 || e.Msg != "" || e.CorrelationID != nil || e.Data == nil ||
+		!strings.HasPrefix(*e.Data, p.URL("/end_session")) {
+		t.Fatalf("sign-out: %d %+v", status, e)
+	}
+	wantSessions(t, base, other) // mine ended
+	if revs := p.Revocations(); len(revs) != 1 || revs[0].Token != string(tok.RefreshToken) {
+		t.Fatalf("revocations at the provider: %+v", revs)
+	}
+	if r := do(t, "GET", base+"/sessions/"+mine, "", ""); r.status != http.StatusNotFound {
+		t.Fatalf("GET /sessions/%s after the sign-out: %d", mine, r.status)
+	}
+
+	status, e = signOut("application/json", string(body)) // revoked now
+	wantFailure(status, e, http.StatusUnauthorized)
+	for _, tc := range []struct{ contentType, body string }{
+		{"application/json", `{}`},
+		{"application/json", `{"refresh_token": ""}`},
+		{"application/json", `{"refresh_token": 7}`},
+		{"application/json", `not json`},
+		{"application/json", `{"refresh_token": "x"} {}`},
+		{"text/plain", string(body)},
+	} {
+		status, e := signOut(tc.contentType, tc.body)
+		wantFailure(status, e, http.StatusBadRequest)
+	}
+
+	// The provider fails: the token stays valid, and the client may retry.
+	tok2, err := client.Refresh(t.Context(), tok) // refused: revoked above
+	if err == nil {
+		t.Fatalf("refresh with a revoked token: %+v", tok2)
+	}
+	authURL, st, _ = client.StartLogin()
+	params, _ = p.Authorize(t.Context(), authURL)
+	tok, err = client.Callback(t.Context(), st, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetResponseHook("introspection", func(r *oidctest.Response) { r.Status = http.StatusServiceUnavailable })
+	body, _ = json.Marshal(map[string]string{"refresh_token": string(tok.RefreshToken)})
+	status, e = signOut("application/json", string(body))
+	wantFailure(status, e, http.StatusBadGateway)
+	p.SetResponseHook("introspection", nil)
+	if status, e := signOut("application/json", string(body)); status != http.StatusOK || *e.Code != 0 {
+		t.Fatalf("the retry once the provider is back: %d %+v", status, e)
+	}
+}

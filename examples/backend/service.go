@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,6 +114,7 @@ func (s *service) handler() http.Handler {
 	mux.HandleFunc("POST /sessions", s.createSession)
 	mux.HandleFunc("GET /sessions", s.listSessions)
 	mux.HandleFunc("GET /sessions/{id}", s.getSession)
+	mux.HandleFunc("DELETE /session/token", s.signOut)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -278,4 +281,79 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// envelope is the sign-out API's answer (shared/seeds/app-sign-out-api-openapi.md):
+// code 0 and the end-session URL (or null) as data on success; on failure
+// a non-zero code, a message and a correlation ID that the log line of the
+// failure carries too.
+type envelope struct {
+	Data          *string `json:"data"`
+	Code          int     `json:"code"`
+	Msg           string  `json:"msg"`
+	CorrelationID *string `json:"correlation_id,omitempty"`
+}
+
+// signOut is DELETE /session/token, the sign-out of a client that holds a
+// refresh token and no cookie: JSON body {"refresh_token": "…"}. It revokes
+// the token at the provider (and, with it, the tokens issued from it),
+// ends the API sessions of the login it came from, and answers the
+// provider's end-session URL for the client to send the user to, or null.
+func (s *service) signOut(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	fail := func(status int, msg string, err error) {
+		id := newUUID()
+		s.log.LogAttrs(ctx, slog.LevelWarn, "sign-out refused", slog.Int("status", status),
+			slog.String("correlation_id", id), slog.String("error", err.Error()))
+		writeJSON(w, status, envelope{Code: status, Msg: msg, CorrelationID: &id})
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		fail(http.StatusBadRequest, "the body must be JSON: {\"refresh_token\": \"…\"}", errors.New("Content-Type "+r.Header.Get("Content-Type")))
+		return
+	}
+	var body struct {
+		RefreshToken *string `json:"refresh_token"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSessionBody))
+	if err := dec.Decode(&body); err != nil || dec.More() {
+		if err == nil {
+			err = errors.New("data after the JSON object")
+		}
+		fail(http.StatusBadRequest, "the body must be JSON: {\"refresh_token\": \"…\"}", err)
+		return
+	}
+	if body.RefreshToken == nil || *body.RefreshToken == "" {
+		fail(http.StatusBadRequest, "refresh_token is required", errors.New("no refresh_token"))
+		return
+	}
+	out, err := s.client.SignOut(ctx, rp.Secret(*body.RefreshToken), rp.EndSessionParams{})
+	switch {
+	case errors.Is(err, rp.ErrInactiveToken):
+		fail(http.StatusUnauthorized, "unknown or expired refresh token", err)
+		return
+	case err != nil:
+		fail(http.StatusBadGateway, "the identity provider could not sign the token out; try again", err)
+		return
+	}
+	n := 0
+	if out.SID != "" || out.Subject != "" {
+		n = s.table.revoke(s.cfg.Issuer, out.SID, out.Subject)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "sign-out: refresh token revoked",
+		slog.String("sid", out.SID), slog.String("sub", out.Subject), slog.Int("revoked", n))
+	var data *string
+	if out.EndSessionURL != "" {
+		data = &out.EndSessionURL
+	}
+	writeJSON(w, http.StatusOK, envelope{Data: data})
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
