@@ -74,6 +74,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.ClientID == "" {
 		return nil, fmt.Errorf("%w: ClientID is empty", ErrConfig)
 	}
+	applyProfile(&cfg)
 	for _, name := range cfg.KeepAuthorizationParams {
 		switch name {
 		case "", "code", "state", "iss", "error", "error_description", "error_uri":
@@ -139,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	override(&meta.UserInfoEndpoint, cfg.Endpoints.UserInfo)
 	override(&meta.JWKSURI, cfg.Endpoints.JWKS)
 	override(&meta.EndSessionEndpoint, cfg.Endpoints.EndSession)
+	if meta.EndSessionEndpoint == "" && cfg.Profile.EndSessionPath != "" {
+		meta.EndSessionEndpoint = strings.TrimSuffix(cfg.Issuer, "/") + cfg.Profile.EndSessionPath
+	}
 	override(&meta.RevocationEndpoint, cfg.Endpoints.Revocation)
 	override(&meta.IntrospectionEndpoint, cfg.Endpoints.Introspection)
 	if err := checkEndpoints(&meta, cfg.AllowHTTPIssuer); err != nil {

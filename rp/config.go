@@ -45,6 +45,22 @@ type Config struct {
 	// error_description, error_uri) cannot be kept. Zero: none.
 	KeepAuthorizationParams []string
 
+	// Profile is a provider's documented needs (see [Profile] and the
+	// Profile* values): it fills the fields of this Config that are left
+	// zero. Zero: none.
+	Profile Profile
+	// IssuerAliases are other values of the "iss" claim that tokens of
+	// this provider may carry (Google: "accounts.google.com" besides
+	// "https://accounts.google.com"). Verified claims report the
+	// configured Issuer, so that sessions and logouts name one issuer.
+	// Discovery's "issuer" must still be exactly Issuer. Zero: none.
+	IssuerAliases []string
+	// EndSessionRedirectParam is the name of the end-session request's
+	// post-logout redirect parameter. Zero: post_logout_redirect_uri
+	// (RP-Initiated Logout 1.0); Auth0's /v2/logout wants "returnTo",
+	// Amazon Cognito's /logout "logout_uri".
+	EndSessionRedirectParam string
+
 	// RedirectURL is the callback URL registered at the provider.
 	RedirectURL string
 	// PostLogoutRedirectURL is the default post_logout_redirect_uri of

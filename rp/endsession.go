@@ -98,7 +98,11 @@ func (c *Client) EndSessionForm(p EndSessionParams) (*EndSessionForm, error) {
 		redirect = c.cfg.PostLogoutRedirectURL
 	}
 	set("id_token_hint", string(p.IDTokenHint))
-	set("post_logout_redirect_uri", redirect)
+	redirectParam := c.cfg.EndSessionRedirectParam
+	if redirectParam == "" {
+		redirectParam = "post_logout_redirect_uri"
+	}
+	set(redirectParam, redirect)
 	set("state", p.State)
 	set("client_id", c.cfg.ClientID)
 	set("logout_hint", p.LogoutHint)

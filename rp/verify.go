@@ -96,7 +96,10 @@ func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*I
 func (c *Client) checkCommon(cl *jwtClaims) error {
 	now, skew := c.cfg.Now(), c.cfg.ClockSkew
 	if cl.Issuer != c.cfg.Issuer {
-		return fmt.Errorf("%w: expected %q, got %q", ErrIssuer, c.cfg.Issuer, cl.Issuer)
+		if !slices.Contains(c.cfg.IssuerAliases, cl.Issuer) {
+			return fmt.Errorf("%w: expected %q, got %q", ErrIssuer, c.cfg.Issuer, cl.Issuer)
+		}
+		cl.Issuer = c.cfg.Issuer // one name for the issuer in sessions and logouts
 	}
 	if !slices.Contains(cl.Audience, c.cfg.ClientID) {
 		return fmt.Errorf("%w: aud %q", ErrAudience, []string(cl.Audience))
