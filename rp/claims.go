@@ -75,6 +75,7 @@ type jwtClaims struct {
 	ACR       string          `json:"acr"`
 	AMR       []string        `json:"amr"`
 	JTI       string          `json:"jti"`
+	TenantID  string          `json:"tid"`
 	Events    json.RawMessage `json:"events"`
 }
 

@@ -1,6 +1,7 @@
 package rp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -59,6 +60,8 @@ type Client struct {
 	http   *http.Client // plain requests (discovery, userinfo, JWKS)
 	token  *http.Client // requests that carry client authentication
 	keys   *keySet      // the provider's JWKS (keyset.go)
+
+	tenantIssuer string // with Config.MultiTenant: the iss template
 	oauth2 oauth2.Config
 }
 
@@ -128,11 +131,21 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 
 	var meta Metadata
 	if !cfg.SkipDiscovery {
-		m, err := discover(ctx, hc, cfg.Issuer)
+		m, err := discover(ctx, hc, cfg.Issuer, cfg.MultiTenant != nil)
 		if err != nil {
 			return nil, err
 		}
 		meta = *m
+	}
+	var tenantIssuer string // the template of a multi-tenant issuer
+	if mt := cfg.MultiTenant; mt != nil {
+		tenantIssuer = cmp.Or(mt.IssuerTemplate, meta.Issuer)
+		if !strings.Contains(tenantIssuer, tenantPlaceholder) {
+			return nil, fmt.Errorf("%w: MultiTenant: issuer template %q has no %s", ErrConfig, tenantIssuer, tenantPlaceholder)
+		}
+		if len(mt.Tenants) == 0 && !mt.AnyTenant {
+			return nil, fmt.Errorf("%w: MultiTenant: list the Tenants to accept, or set AnyTenant", ErrConfig)
+		}
 	}
 	meta.Issuer = cfg.Issuer
 	override(&meta.AuthorizationEndpoint, cfg.Endpoints.Authorization)
@@ -149,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 
-	c := &Client{cfg: cfg, meta: meta, http: hc}
+	c := &Client{cfg: cfg, meta: meta, http: hc, tenantIssuer: tenantIssuer}
 	var err error
 	if c.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, len(cfg.ClientSecret)); err != nil {
 		return nil, err
@@ -222,7 +235,7 @@ func override(dst *string, v string) {
 	}
 }
 
-func discover(ctx context.Context, hc *http.Client, issuer string) (*Metadata, error) {
+func discover(ctx context.Context, hc *http.Client, issuer string, multiTenant bool) (*Metadata, error) {
 	wellKnown := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 	resp, err := get(ctx, hc, wellKnown, "application/json", nil)
 	if err != nil {
@@ -235,7 +248,7 @@ func discover(ctx context.Context, hc *http.Client, issuer string) (*Metadata, e
 	if err := json.Unmarshal(resp.body, &m); err != nil {
 		return nil, fmt.Errorf("%w: malformed document: %v", ErrDiscovery, err)
 	}
-	if m.Issuer != issuer {
+	if m.Issuer != issuer && !(multiTenant && strings.Contains(m.Issuer, tenantPlaceholder)) {
 		return nil, fmt.Errorf("%w: configured %q, document says %q", ErrIssuerMismatch, issuer, m.Issuer)
 	}
 	return &m, nil

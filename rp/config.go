@@ -49,12 +49,23 @@ type Config struct {
 	// Profile* values): it fills the fields of this Config that are left
 	// zero. Zero: none.
 	Profile Profile
+	// MultiTenant configures a multi-tenant issuer, such as Microsoft
+	// Entra ID's https://login.microsoftonline.com/common/v2.0 (or
+	// /organizations/v2.0) as Issuer: its discovery document states an
+	// issuer template with "{tenantid}", and each token's iss names its
+	// tenant (its "tid" claim). Zero: a single issuer, matched exactly.
+	MultiTenant *MultiTenant
 	// IssuerAliases are other values of the "iss" claim that tokens of
 	// this provider may carry (Google: "accounts.google.com" besides
 	// "https://accounts.google.com"). Verified claims report the
 	// configured Issuer, so that sessions and logouts name one issuer.
 	// Discovery's "issuer" must still be exactly Issuer. Zero: none.
 	IssuerAliases []string
+	// LogoutHintClaim names an ID token claim whose value becomes the
+	// end-session request's logout_hint when the caller gives none and an
+	// id_token_hint is sent (Microsoft Entra ID: "login_hint", so that the
+	// user is not asked which account to sign out). Zero: none.
+	LogoutHintClaim string
 	// EndSessionRedirectParam is the name of the end-session request's
 	// post-logout redirect parameter. Zero: post_logout_redirect_uri
 	// (RP-Initiated Logout 1.0); Auth0's /v2/logout wants "returnTo",
@@ -157,6 +168,27 @@ type Config struct {
 	// Now is the clock. Zero: time.Now.
 	Now func() time.Time
 }
+
+// MultiTenant is the tenant policy of a multi-tenant issuer (see
+// Config.MultiTenant). A token is accepted when its iss is the template
+// with "{tenantid}" replaced by its "tid" claim, and that tenant is
+// allowed. Its verified claims then name Config.Issuer (the tenant stays
+// in the raw claims' tid), so that sessions and logouts — Entra's
+// front-channel logout carries no iss — agree on one issuer.
+type MultiTenant struct {
+	// IssuerTemplate is the template, such as
+	// "https://login.microsoftonline.com/{tenantid}/v2.0". Zero: the
+	// issuer the discovery document states.
+	IssuerTemplate string
+	// Tenants are the tenant IDs accepted.
+	Tenants []string
+	// AnyTenant accepts every tenant: any organisation's users may log
+	// in. It must be set explicitly; Tenants is then ignored.
+	AnyTenant bool
+}
+
+// tenantPlaceholder is the tenant in a multi-tenant issuer template.
+const tenantPlaceholder = "{tenantid}"
 
 // Endpoints are provider URLs. Any field left empty is taken from discovery.
 type Endpoints struct {

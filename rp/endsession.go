@@ -105,7 +105,18 @@ func (c *Client) EndSessionForm(p EndSessionParams) (*EndSessionForm, error) {
 	set(redirectParam, redirect)
 	set("state", p.State)
 	set("client_id", c.cfg.ClientID)
-	set("logout_hint", p.LogoutHint)
+	logoutHint := p.LogoutHint
+	if logoutHint == "" && c.cfg.LogoutHintClaim != "" && p.IDTokenHint != "" {
+		// The hint's claims are read, not verified: this client verified
+		// the token at login, and the provider checks it again.
+		if cl, err := storedClaims(string(p.IDTokenHint)); err == nil {
+			var claims map[string]any
+			if cl.Decode(&claims) == nil {
+				logoutHint, _ = claims[c.cfg.LogoutHintClaim].(string)
+			}
+		}
+	}
+	set("logout_hint", logoutHint)
 	set("ui_locales", strings.Join(p.UILocales, " "))
 	return &EndSessionForm{Action: c.meta.EndSessionEndpoint, Fields: q}, nil
 }

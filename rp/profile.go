@@ -23,6 +23,8 @@ type Profile struct {
 	EndSessionPath string
 	// EndSessionRedirectParam: see Config.EndSessionRedirectParam.
 	EndSessionRedirectParam string
+	// LogoutHintClaim: see Config.LogoutHintClaim.
+	LogoutHintClaim string
 }
 
 // Profiles of the providers rpkit is tested against as they document
@@ -44,6 +46,12 @@ var (
 	// the issuer: set Config.Endpoints.EndSession to
 	// https://<domain>/logout.
 	ProfileCognito = Profile{Name: "Amazon Cognito", EndSessionRedirectParam: "logout_uri"}
+	// ProfileEntra sends Microsoft Entra ID the ID token's login_hint
+	// claim as logout_hint (request the optional login_hint claim in the
+	// app registration). For the multi-tenant /common or /organizations
+	// issuer, set Config.MultiTenant too; its front-channel logout carries
+	// no iss (frontchannel.Config.AllowMissingIssuer).
+	ProfileEntra = Profile{Name: "Microsoft Entra ID", LogoutHintClaim: "login_hint"}
 	// ProfileOkta: Okta's /v1/logout requires id_token_hint.
 	ProfileOkta = Profile{Name: "Okta", EndSessionRequiresIDTokenHint: true}
 	// ProfileGluu: Gluu oxAuth's end-session wants the authorization
@@ -66,5 +74,8 @@ func applyProfile(cfg *Config) {
 	}
 	if cfg.EndSessionRedirectParam == "" {
 		cfg.EndSessionRedirectParam = p.EndSessionRedirectParam
+	}
+	if cfg.LogoutHintClaim == "" {
+		cfg.LogoutHintClaim = p.LogoutHintClaim
 	}
 }

@@ -143,3 +143,88 @@ func TestProfiles(t *testing.T) {
 		}
 	})
 }
+
+// TestMultiTenantIssuer: Microsoft Entra ID's /common issuer. Discovery
+// states a template; a token is accepted when its iss is the template
+// filled with its tid, for an allowed tenant (or any, explicitly), and its
+// verified claims name the configured issuer.
+func TestMultiTenantIssuer(t *testing.T) {
+	const allowed, other = "9188040d-6c67-4c5b-b112-36a304b66dad", "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	for _, tc := range []struct {
+		name    string
+		mt      *rp.MultiTenant
+		tid     string
+		iss     func(template, tid string) string
+		wantNew error
+		want    error
+	}{
+		{"allowed tenant", &rp.MultiTenant{Tenants: []string{allowed}}, allowed, nil, nil, nil},
+		{"another tenant", &rp.MultiTenant{Tenants: []string{allowed}}, other, nil, nil, rp.ErrIssuer},
+		{"any tenant, explicitly", &rp.MultiTenant{AnyTenant: true}, other, nil, nil, nil},
+		{"iss of another tenant than tid", &rp.MultiTenant{AnyTenant: true}, allowed,
+			func(template, _ string) string { return strings.ReplaceAll(template, "{tenantid}", other) }, nil, rp.ErrIssuer},
+		{"no tid", &rp.MultiTenant{AnyTenant: true}, "", nil, nil, rp.ErrIssuer},
+		{"the template itself as iss", &rp.MultiTenant{AnyTenant: true}, "{tenantid}", nil, nil, rp.ErrIssuer},
+		{"no tenant policy", &rp.MultiTenant{}, allowed, nil, rp.ErrConfig, nil},
+		{"not multi-tenant", nil, allowed, nil, rp.ErrIssuerMismatch, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			p := oidctest.Start(t, oidctest.Config{Now: clk.Now})
+			template := p.Issuer() + "/{tenantid}/v2.0"
+			p.SetResponseHook("discovery", func(r *oidctest.Response) { r.Body["issuer"] = template })
+			c, err := rp.New(t.Context(), clientConfig(p, clk, func(c *rp.Config) { c.MultiTenant = tc.mt }))
+			wantErr(t, err, tc.wantNew)
+			if err != nil {
+				return
+			}
+			e := &env{p: p, c: c, clk: clk}
+			p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) {
+				if tc.tid != "" {
+					m.Claims["tid"] = tc.tid
+				}
+				m.Claims["iss"] = strings.ReplaceAll(template, "{tenantid}", tc.tid)
+				if tc.iss != nil {
+					m.Claims["iss"] = tc.iss(template, tc.tid)
+				}
+			})
+			tok, err := e.login(t)
+			wantErr(t, err, tc.want)
+			if err == nil && tok.Claims.Issuer != p.Issuer() {
+				t.Fatalf("claims name the issuer %q, want the configured %q", tok.Claims.Issuer, p.Issuer())
+			}
+		})
+	}
+}
+
+// TestLogoutHintClaim: with ProfileEntra the ID token's login_hint claim
+// becomes the end-session request's logout_hint; an explicit LogoutHint
+// wins, and without the claim none is sent.
+func TestLogoutHintClaim(t *testing.T) {
+	e := setup(t, nil, func(c *rp.Config) { c.Profile = rp.ProfileEntra })
+	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["login_hint"] = "O.aGVsbG8" })
+	tok := e.mustLogin(t)
+	for _, tc := range []struct {
+		p    rp.EndSessionParams
+		want string
+	}{
+		{rp.EndSessionParams{IDTokenHint: tok.IDToken}, "O.aGVsbG8"},
+		{rp.EndSessionParams{IDTokenHint: tok.IDToken, LogoutHint: "explicit"}, "explicit"},
+		{rp.EndSessionParams{}, ""},
+	} {
+		raw, err := e.c.EndSessionURL(tc.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(raw)
+		if got := u.Query().Get("logout_hint"); got != tc.want {
+			t.Errorf("logout_hint = %q, want %q", got, tc.want)
+		}
+	}
+	e.p.SetTokenHook(oidctest.IDToken, nil)
+	plain := e.mustLogin(t)
+	raw, _ := e.c.EndSessionURL(rp.EndSessionParams{IDTokenHint: plain.IDToken})
+	if strings.Contains(raw, "logout_hint") {
+		t.Errorf("a logout_hint without the claim: %s", raw)
+	}
+}

@@ -95,7 +95,13 @@ func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*I
 // same way: iss, aud, exp and iat.
 func (c *Client) checkCommon(cl *jwtClaims) error {
 	now, skew := c.cfg.Now(), c.cfg.ClockSkew
-	if cl.Issuer != c.cfg.Issuer {
+	switch {
+	case c.tenantIssuer != "":
+		if err := c.checkTenant(cl); err != nil {
+			return err
+		}
+		cl.Issuer = c.cfg.Issuer
+	case cl.Issuer != c.cfg.Issuer:
 		if !slices.Contains(c.cfg.IssuerAliases, cl.Issuer) {
 			return fmt.Errorf("%w: expected %q, got %q", ErrIssuer, c.cfg.Issuer, cl.Issuer)
 		}
@@ -140,4 +146,19 @@ func accessTokenHash(alg, accessToken string) (string, bool) {
 
 func equalConstantTime(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// checkTenant checks the iss of a multi-tenant issuer's token: the
+// template with its "tid", for an allowed tenant.
+func (c *Client) checkTenant(cl *jwtClaims) error {
+	if cl.TenantID == "" || strings.ContainsAny(cl.TenantID, "/?#{}") {
+		return fmt.Errorf("%w: a multi-tenant issuer's token has no usable tid", ErrIssuer)
+	}
+	if want := strings.ReplaceAll(c.tenantIssuer, tenantPlaceholder, cl.TenantID); cl.Issuer != want {
+		return fmt.Errorf("%w: expected %q for tenant %q, got %q", ErrIssuer, want, cl.TenantID, cl.Issuer)
+	}
+	if mt := c.cfg.MultiTenant; !mt.AnyTenant && !slices.Contains(mt.Tenants, cl.TenantID) {
+		return fmt.Errorf("%w: tenant %q is not allowed", ErrIssuer, cl.TenantID)
+	}
+	return nil
 }
