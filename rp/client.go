@@ -57,12 +57,12 @@ type Client struct {
 
 	// http and token bound each request by cfg.ProviderTimeout
 	// (deadlineTransport).
-	http   *http.Client // plain requests (discovery, userinfo, JWKS)
-	token  *http.Client // requests that carry client authentication
-	keys   *keySet      // the provider's JWKS (keyset.go)
+	http  *http.Client // plain requests (discovery, userinfo, JWKS)
+	token *http.Client // requests that carry client authentication
+	keys  *keySet      // the provider's JWKS (keyset.go)
 
 	tenantIssuer string // with Config.MultiTenant: the iss template
-	oauth2 oauth2.Config
+	oauth2       oauth2.Config
 }
 
 // New builds a Client: it validates cfg, fetches the discovery document
