@@ -132,6 +132,18 @@ func (m *Middleware) load(ctx context.Context, r *http.Request) (*session.Sessio
 	if s == nil || err != nil {
 		return nil, err
 	}
+	if iss := m.cfg.Client.Issuer(); s.Issuer != iss {
+		// A session of another provider in a shared store (a second
+		// application, or an instance configured for another issuer):
+		// refreshing it here would send its refresh token to the wrong
+		// provider. End it.
+		m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "rpkit: ending a session of another issuer",
+			slog.String("session_iss", s.Issuer), slog.String("client_iss", iss))
+		if err := m.cfg.Store.Delete(ctx, id); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStore, err)
+		}
+		return nil, nil
+	}
 	now := m.cfg.Now()
 	if m.cfg.IdleTimeout > 0 && now.Sub(s.LastSeen) > m.cfg.IdleTimeout {
 		if err := m.cfg.Store.Delete(ctx, id); err != nil {

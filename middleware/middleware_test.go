@@ -19,6 +19,7 @@ import (
 	"github.com/rpkit/rpkit/middleware"
 	"github.com/rpkit/rpkit/oidctest"
 	"github.com/rpkit/rpkit/rp"
+	"github.com/rpkit/rpkit/session"
 )
 
 func TestLoginRedirect(t *testing.T) {
@@ -551,5 +552,34 @@ func TestLogoutFormPost(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.body), &got); err != nil || got.RedirectURL != nil || got.Form.Method != "POST" ||
 		got.Form.Action != a.p.URL("/end_session") || got.Form.Fields["id_token_hint"] == "" || got.Form.Fields["state"] == "" {
 		t.Fatalf("JSON logout: %s (%v)", r.body, err)
+	}
+}
+
+// TestSessionOfAnotherIssuer: a session made for another provider (two
+// instances over one store, each with its own development provider) is
+// ended where it is presented, never refreshed at the wrong provider.
+func TestSessionOfAnotherIssuer(t *testing.T) {
+	store := session.NewMemoryStore(session.MemoryConfig{})
+	codec, err := session.NewCookieCodec([]byte("shared-cookie-secret-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := func(c *middleware.Config) { c.Cookies = codec }
+	a := newApp(t, options{store: store, mw: shared})
+	b := newApp(t, options{store: store, mw: shared})
+	br := newBrowser(t)
+	a.login(t, br, "")
+	cookies := a.cookies(br)
+	u, _ := url.Parse(b.srv.URL)
+	br.jar.SetCookies(u, cookies)
+	b.clk.Advance(10 * time.Minute) // A's access token has expired: B would refresh it
+	if status, _ := b.me(t, br); status != http.StatusUnauthorized {
+		t.Fatalf("/me at the other issuer's app: %d, want 401", status)
+	}
+	if n := refreshCount(b.p) + refreshCount(a.p); n != 0 {
+		t.Fatalf("%d refreshes of a session of another issuer", n)
+	}
+	if status, _ := a.me(t, br); status != http.StatusUnauthorized {
+		t.Fatalf("the session was not ended in the shared store: /me at its own app %d", status)
 	}
 }
