@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -62,7 +61,9 @@ type Config struct {
 	Replay ReplayCache
 	// MaxBodyBytes caps the request body. Zero: 64 KiB.
 	MaxBodyBytes int64
-	// Logger receives refused and failed requests. Zero: discard.
+	// Logger receives ended sessions (Debug) and refused and failed
+	// requests (Warn), never a token. Zero: slog.Default(); pass a logger
+	// with slog.DiscardHandler to silence it.
 	Logger *slog.Logger
 }
 
@@ -99,7 +100,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.MaxBodyBytes = defaultMaxBody
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.Default()
 	}
 	return &Handler{cfg: cfg}, nil
 }
@@ -164,7 +165,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Sessions != nil {
 		attrs = append(attrs, slog.Int("sessions_ended", n))
 	}
-	h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: back-channel logout", attrs...)
+	h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: back-channel logout", attrs...)
 	w.WriteHeader(http.StatusOK)
 }
 

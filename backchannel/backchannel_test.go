@@ -187,7 +187,7 @@ func TestEndsTheRightSessions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs strings.Builder
-			r := newReceiver(t, nil, func(c *backchannel.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) }, nil)
+			r := newReceiver(t, nil, func(c *backchannel.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})) }, nil)
 			a1, a2, noSID, bob := r.add(t, "alice", "sid-a1"), r.add(t, "alice", "sid-a2"), r.add(t, "alice", ""), r.add(t, "bob", "sid-b")
 			if a := r.post(t, tc.opts); a.status != http.StatusOK {
 				t.Fatalf("answer %d %v", a.status, a.body)
@@ -527,5 +527,33 @@ func TestContentTypeAndLengthChecked(t *testing.T) {
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil || !strings.Contains(line, "413") {
 		t.Fatalf("oversized announcement: %q %v", line, err)
+	}
+}
+
+// TestDefaultLogger: a zero Config.Logger writes through slog.Default(),
+// so that an application sees refused logouts without wiring a logger; the
+// line names the rule, not the token.
+func TestDefaultLogger(t *testing.T) {
+	var logs strings.Builder
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	r := newReceiver(t, nil, nil, nil)
+	foreign := rsaKey(t)
+	r.p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) { m.Key = foreign })
+	raw, err := r.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.postRaw(t, raw); a.status != http.StatusBadRequest {
+		t.Fatalf("forged token: %d", a.status)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "back-channel logout refused") || !strings.Contains(out, "invalid token signature") {
+		t.Fatalf("slog.Default() got %q", out)
+	}
+	if strings.Contains(out, raw) || strings.Contains(out, strings.Split(raw, ".")[2]) {
+		t.Fatal("the log holds the token")
 	}
 }

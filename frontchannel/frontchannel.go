@@ -65,7 +65,8 @@ type Config struct {
 	// middleware.Middleware.SessionID), for the fallback when sid is absent.
 	SessionID func(*http.Request) (string, bool)
 	// Logger receives ended sessions and refused and failed requests;
-	// each value taken from the request is cut to 64 bytes. Zero: discard.
+	// each value taken from the request is cut to 64 bytes. Zero:
+	// slog.Default(); pass a logger with slog.DiscardHandler to silence it.
 	Logger *slog.Logger
 }
 
@@ -99,7 +100,7 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.Default()
 	}
 	return &Handler{cfg: cfg, csp: "default-src 'none'; frame-ancestors " + strings.Join(ancestors, " ")}, nil
 }
@@ -169,7 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending sessions: %w", err))
 			return
 		}
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: front-channel logout", slog.String("sid", clip(sid, maxLoggedBytes)), slog.Int("sessions_ended", n))
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: front-channel logout", slog.String("sid", clip(sid, maxLoggedBytes)), slog.Int("sessions_ended", n))
 		h.answer(w, r, http.StatusOK, nil)
 		return
 	}
@@ -183,7 +184,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending the session: %w", err))
 				return
 			}
-			h.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "rpkit: front-channel logout by cookie")
+			h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: front-channel logout by cookie")
 		}
 	}
 	h.answer(w, r, http.StatusOK, nil)

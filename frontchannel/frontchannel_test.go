@@ -282,7 +282,7 @@ func (b *lockedBuffer) take() string {
 func TestLogsAreCapped(t *testing.T) {
 	logs := &lockedBuffer{}
 	e := setup(t, func(c *frontchannel.Config) {
-		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	huge := strings.Repeat("s", 500<<10)
 	long := strings.Repeat("s", 3000) // under the 4 KiB limit: accepted, logged cut

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -94,7 +93,9 @@ type Config struct {
 	// request accepts application/json. err is for logs, never for the user.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
 	// Logger receives what has no caller to return to (a failed revocation
-	// after a logout, a failed request). Zero: discard.
+	// after a logout, a failed request), never a token, secret, cookie or
+	// session ID. Zero: slog.Default(); pass a logger with
+	// slog.DiscardHandler to silence it.
 	Logger *slog.Logger
 	// Now is the clock. Zero: time.Now.
 	Now func() time.Time
@@ -158,7 +159,7 @@ func New(cfg Config) (*Middleware, error) {
 		cfg.RefreshLeeway = defaultRefreshLeeway
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
