@@ -227,22 +227,56 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": describe(err)})
 }
 
-// describe names the rule err broke, from its sentinel, or the claim the
-// token lacks.
+// describe names the rule err broke, for the sender: the claim a token
+// lacks, or the text of the sentinel error at the root of err's chain (an
+// rp or backchannel sentinel, whose text is fixed), less its package
+// prefix. So every check rp adds has its phrase without a list kept here;
+// anything else (a store's error) is "logout failed". It repeats nothing
+// from the request.
 func describe(err error) string {
 	var mc *rp.MissingClaimError
 	if errors.As(err, &mc) {
 		return "logout token has no " + mc.Claim + " claim"
 	}
-	for _, s := range []error{
-		rp.ErrMalformedToken, rp.ErrAlgorithm, rp.ErrSignature, rp.ErrIssuer, rp.ErrAudience,
-		rp.ErrExpired, rp.ErrIssuedAt, rp.ErrLogoutTokenType, rp.ErrLogoutEvent, rp.ErrLogoutSubject,
-		rp.ErrLogoutNonce, rp.ErrLogoutJTI, ErrReplay, ErrRequest, rp.ErrKeyRefetchLimited, rp.ErrProviderUnavailable,
-	} {
-		if errors.Is(err, s) {
-			_, msg, _ := strings.Cut(s.Error(), ": ")
-			return msg
-		}
+	if s := rootSentinel(err); s != "" {
+		return s
 	}
 	return "logout failed"
+}
+
+// rootSentinel returns the text of the first error at the root of err's
+// chain (an error that wraps nothing) that is one of rp's or this
+// package's, without its "rp: " or "backchannel: " prefix; "" when there
+// is none. rp's missing capabilities (ErrNoEndSession…) wrap
+// errors.ErrUnsupported: for those, the error that wraps it is the root.
+func rootSentinel(err error) string {
+	return rootOf(err, nil)
+}
+
+func rootOf(err, parent error) string {
+	for err != nil {
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if s := rootOf(e, err); s != "" {
+					return s
+				}
+			}
+			return ""
+		case interface{ Unwrap() error }:
+			parent, err = err, u.Unwrap()
+			continue
+		}
+		if err == errors.ErrUnsupported && parent != nil {
+			err = parent
+		}
+		msg := err.Error()
+		for _, prefix := range []string{"rp: ", "backchannel: "} {
+			if rest, ok := strings.CutPrefix(msg, prefix); ok {
+				return rest
+			}
+		}
+		return ""
+	}
+	return ""
 }

@@ -187,7 +187,9 @@ func TestEndsTheRightSessions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs strings.Builder
-			r := newReceiver(t, nil, func(c *backchannel.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})) }, nil)
+			r := newReceiver(t, nil, func(c *backchannel.Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}, nil)
 			a1, a2, noSID, bob := r.add(t, "alice", "sid-a1"), r.add(t, "alice", "sid-a2"), r.add(t, "alice", ""), r.add(t, "bob", "sid-b")
 			if a := r.post(t, tc.opts); a.status != http.StatusOK {
 				t.Fatalf("answer %d %v", a.status, a.body)
