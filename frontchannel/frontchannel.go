@@ -33,10 +33,15 @@ import (
 
 // Sessions ends sessions; a session.Store is one. Logout ends the sid's
 // sessions and refuses new ones of it for a while, so that a login racing
-// the logout loses; Delete is used only for the cookie fallback
-// (Config.SessionID).
+// the logout loses.
 type Sessions interface {
 	Logout(ctx context.Context, l session.Logout) (int, error)
+}
+
+// Deleter is the capability the cookie fallback (Config.SessionID) needs
+// besides [Sessions]: deleting one session by its ID. A session.Store has
+// it; [New] requires it only when SessionID is set.
+type Deleter interface {
 	Delete(ctx context.Context, id string) error
 }
 
@@ -85,6 +90,9 @@ var ErrRequest = errors.New("frontchannel: invalid request")
 func New(cfg Config) (*Handler, error) {
 	if cfg.Issuer == "" || cfg.Sessions == nil {
 		return nil, errors.New("frontchannel: Config.Issuer and Config.Sessions are required")
+	}
+	if _, ok := cfg.Sessions.(Deleter); cfg.SessionID != nil && !ok {
+		return nil, errors.New("frontchannel: Config.SessionID needs Config.Sessions to have Delete (a Deleter)")
 	}
 	ancestors := cfg.FrameAncestors
 	if len(ancestors) == 0 {
@@ -180,7 +188,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.cfg.SessionID != nil && r.Header.Get("Sec-Fetch-Dest") == "iframe" {
 		if id, ok := h.cfg.SessionID(r); ok {
-			if err := h.cfg.Sessions.Delete(ctx, id); err != nil {
+			if err := h.cfg.Sessions.(Deleter).Delete(ctx, id); err != nil {
 				h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending the session: %w", err))
 				return
 			}

@@ -249,6 +249,15 @@ func TestMethodsAndConfig(t *testing.T) {
 	if _, err := frontchannel.New(frontchannel.Config{Issuer: e.p.Issuer(), Sessions: e.store, FrameAncestors: []string{"https://x; script-src *"}}); err == nil {
 		t.Fatal("a CSP injection accepted as frame ancestor")
 	}
+	// Sessions needs only Logout; the cookie fallback needs Delete too.
+	logoutOnly := struct{ frontchannel.Sessions }{e.store}
+	if _, err := frontchannel.New(frontchannel.Config{Issuer: e.p.Issuer(), Sessions: logoutOnly}); err != nil {
+		t.Fatalf("Sessions with Logout only: %v", err)
+	}
+	sessionID := func(*http.Request) (string, bool) { return "", false }
+	if _, err := frontchannel.New(frontchannel.Config{Issuer: e.p.Issuer(), Sessions: logoutOnly, SessionID: sessionID}); err == nil {
+		t.Fatal("SessionID accepted with Sessions that cannot Delete")
+	}
 	b, _ := json.Marshal(frontchannel.Registration("https://app.example/frontchannel-logout"))
 	if string(b) != `{"frontchannel_logout_uri":"https://app.example/frontchannel-logout","frontchannel_logout_session_required":true}` {
 		t.Fatalf("%s", b)
