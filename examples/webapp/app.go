@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -69,7 +70,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		a.closers = append(a.closers, func() { rdb.Close() })
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			a.close()
-			return nil, fmt.Errorf("connecting to Redis at %s: %w", opts.Addr, err)
+			return nil, fmt.Errorf("Redis is not reachable at %s (REDIS_URL, for SESSION_STORE=redis): start one with `redis-server`, or set REDIS_URL (%v)", opts.Addr, err)
 		}
 		rs, err := redisstore.New(ctx, rdb, redisstore.Config{})
 		if err != nil {
@@ -186,7 +187,29 @@ func (a *app) handler() (http.Handler, error) {
 		return nil, err
 	}
 	mux.Handle("/frontchannel-logout", fc)
-	return securityHeaders(mux), nil
+	return securityHeaders(a.canonicalHost(mux)), nil
+}
+
+// canonicalHost redirects a browser's GET or HEAD that arrived under
+// another host than APP_URL's (http://localhost:8080 for
+// http://127.0.0.1:8080) to the same path under APP_URL. Otherwise the
+// login cookie is set for one host and the provider returns the browser
+// to the other, and the login fails with no hint why. Receivers the
+// provider calls, and /healthz, are left alone.
+func (a *app) canonicalHost(next http.Handler) http.Handler {
+	want := a.cfg.AppURL.Host
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.EqualFold(r.Host, want), r.Method != http.MethodGet && r.Method != http.MethodHead,
+			r.URL.Path == "/healthz", r.URL.Path == "/frontchannel-logout", r.URL.Path == "/backchannel-logout":
+			next.ServeHTTP(w, r)
+			return
+		}
+		target := *a.cfg.AppURL
+		target.Path, target.RawQuery = r.URL.Path, r.URL.RawQuery
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target.String(), http.StatusFound)
+	})
 }
 
 // devBackchannel makes the development provider end the current provider

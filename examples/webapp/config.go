@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -42,6 +44,11 @@ func configFromEnv(getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("APP_URL must be an http(s) URL such as http://127.0.0.1:8080")
 	}
 	appURL.Path = strings.TrimSuffix(appURL.Path, "/")
+	if appURL.Path != "" || appURL.RawQuery != "" || appURL.Fragment != "" {
+		// Serving under a path prefix is not supported: the routes would be
+		// half under it (the provider's redirects) and half not.
+		return nil, fmt.Errorf("APP_URL must be an origin without a path, such as http://127.0.0.1:8080 (got %q); serving under a path is not supported", appURL.String())
+	}
 	c.AppURL = appURL
 	c.ListenAddr = get("LISTEN_ADDR", hostPort(appURL))
 	if c.Issuer != "" && c.ClientID == "" {
@@ -53,12 +60,12 @@ func configFromEnv(getenv func(string) string) (*config, error) {
 		return nil, fmt.Errorf("SESSION_STORE must be memory or redis, not %q", c.SessionStore)
 	}
 	if s := getenv("COOKIE_SECRETS"); strings.TrimSpace(s) != "" {
-		for _, secret := range strings.Split(s, ",") {
-			secret = strings.TrimSpace(secret)
+		for i, entry := range strings.Split(s, ",") {
+			secret, kind := decodeSecret(strings.TrimSpace(entry))
 			if len(secret) < 32 {
-				return nil, errors.New("each COOKIE_SECRETS entry must be at least 32 bytes")
+				return nil, fmt.Errorf("COOKIE_SECRETS entry %d is %d bytes (%s); each needs at least 32: generate one with `openssl rand -hex 32`", i+1, len(secret), kind)
 			}
-			c.CookieSecrets = append(c.CookieSecrets, []byte(secret))
+			c.CookieSecrets = append(c.CookieSecrets, secret)
 		}
 	}
 	return c, nil
@@ -78,3 +85,20 @@ func hostPort(u *url.URL) string {
 
 // url returns the app's URL for path.
 func (c *config) url(path string) string { return c.AppURL.String() + path }
+
+// decodeSecret reads a COOKIE_SECRETS entry: hex (as `openssl rand -hex 32`
+// prints), padded base64 (`openssl rand -base64 32`), or else the text
+// itself. It returns the bytes and which form it read.
+func decodeSecret(s string) ([]byte, string) {
+	if len(s)%2 == 0 && len(s) > 0 && strings.Trim(s, "0123456789abcdefABCDEF") == "" {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, "hex"
+		}
+	}
+	if strings.HasSuffix(s, "=") || strings.ContainsAny(s, "+/") {
+		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+			return b, "base64"
+		}
+	}
+	return []byte(s), "text"
+}

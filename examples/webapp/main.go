@@ -41,6 +41,9 @@ func run(log *slog.Logger, getenv func(string) string) error {
 	}
 	// Listen first: the embedded provider registers the app's URLs.
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is in use: stop what listens there, or set LISTEN_ADDR (and APP_URL's port) to a free address", cfg.ListenAddr)
+	}
 	if err != nil {
 		return err
 	}

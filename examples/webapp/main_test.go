@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -196,6 +197,14 @@ func TestConfigFromEnv(t *testing.T) {
 		{map[string]string{"SESSION_STORE": "disk"}, true},
 		{map[string]string{"COOKIE_SECRETS": "short"}, true},
 		{map[string]string{"COOKIE_SECRETS": good + "," + good + "x"}, false},
+		// hex and base64 count their decoded bytes
+		{map[string]string{"COOKIE_SECRETS": strings.Repeat("ab", 32)}, false},
+		{map[string]string{"COOKIE_SECRETS": strings.Repeat("ab", 16)}, true},
+		{map[string]string{"COOKIE_SECRETS": base64.StdEncoding.EncodeToString(make([]byte, 32))}, false},
+		{map[string]string{"COOKIE_SECRETS": base64.StdEncoding.EncodeToString(make([]byte, 24))}, true},
+		// an APP_URL with a path is refused, not half served
+		{map[string]string{"APP_URL": "http://127.0.0.1:8080/app"}, true},
+		{map[string]string{"APP_URL": "http://127.0.0.1:8080/"}, false},
 	} {
 		_, err := configFromEnv(func(k string) string { return tc.env[k] })
 		if (err != nil) != tc.wantErr {
@@ -210,3 +219,71 @@ func TestConfigFromEnv(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestConfigMessages: a misconfiguration says what to change.
+func TestConfigMessages(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"COOKIE_SECRETS": strings.Repeat("s", 40) + "," + strings.Repeat("ab", 16)},
+			[]string{"entry 2", "16 bytes", "hex", "openssl rand -hex 32"}},
+		{map[string]string{"APP_URL": "http://127.0.0.1:8080/app"}, []string{"without a path", "/app"}},
+	} {
+		_, err := configFromEnv(func(k string) string { return tc.env[k] })
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("env %v: error %v lacks %q", tc.env, err, w)
+			}
+		}
+	}
+	// The port in use names the variable that changes it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	env := map[string]string{"APP_URL": "http://" + ln.Addr().String()}
+	err = run(discard(), func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "LISTEN_ADDR") {
+		t.Fatalf("port in use: %v", err)
+	}
+	// Redis unreachable: one line naming REDIS_URL.
+	free, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := free.Addr().String()
+	free.Close()
+	cfg, err := configFromEnv(func(k string) string {
+		return map[string]string{"SESSION_STORE": "redis", "REDIS_URL": "redis://" + addr + "/0"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newApp(t.Context(), cfg, discard()); err == nil || !strings.Contains(err.Error(), "REDIS_URL") ||
+		!strings.Contains(err.Error(), "redis-server") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Redis unreachable: %v", err)
+	}
+}
+
+// TestCanonicalHost: a browser that opened the app under another host
+// than APP_URL's (localhost for 127.0.0.1) is sent to APP_URL before a
+// login starts, so that the login cookie and the callback share a host.
+func TestCanonicalHost(t *testing.T) {
+	_, base := startApp(t, nil)
+	u, _ := url.Parse(base)
+	other := "http://localhost:" + u.Port()
+	b := newBrowser(t)
+	r := get(t, b.single, "GET", other+"/login?return_to=/me", nil)
+	if r.status != http.StatusFound || r.header.Get("Location") != base+"/login?return_to=/me" {
+		t.Fatalf("GET %s/login: %d %q", other, r.status, r.header.Get("Location"))
+	}
+	// Under APP_URL's own host the login starts.
+	r = get(t, b.single, "GET", base+"/login", nil)
+	if r.status != http.StatusFound || strings.HasPrefix(r.header.Get("Location"), base) {
+		t.Fatalf("GET %s/login: %d %q", base, r.status, r.header.Get("Location"))
+	}
+	// The provider's back-channel posts are not redirected.
+	r = get(t, b.single, "POST", other+"/backchannel-logout", nil)
+	if r.status == http.StatusFound {
+		t.Fatal("a back-channel post was redirected")
+	}
+}
