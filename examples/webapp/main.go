@@ -25,7 +25,9 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// Debug: rpkit logs what ends a session (a back- or front-channel
+	// logout) at Debug, and this example is there to show the lifecycle.
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if err := run(log, os.Getenv); err != nil {
 		log.Error("webapp stopped", "error", err)
 		os.Exit(1)
