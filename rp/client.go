@@ -1,6 +1,7 @@
 package rp
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -246,6 +247,12 @@ func discover(ctx context.Context, hc *http.Client, issuer string, multiTenant b
 	}
 	var m Metadata
 	if err := json.Unmarshal(resp.body, &m); err != nil {
+		if ct := resp.header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") ||
+			bytes.HasPrefix(bytes.TrimSpace(resp.body), []byte("<")) {
+			// A login page, a proxy's or a web server's page: the issuer
+			// names something that is not the provider.
+			return nil, fmt.Errorf("%w: %s answered an HTML page, not a discovery document: the issuer URL is probably wrong", ErrDiscovery, wellKnown)
+		}
 		return nil, fmt.Errorf("%w: malformed document: %v", ErrDiscovery, err)
 	}
 	if m.Issuer != issuer && !(multiTenant && strings.Contains(m.Issuer, tenantPlaceholder)) {

@@ -44,6 +44,10 @@ func TestDiscoveryErrors(t *testing.T) {
 		{"endpoint on plain http elsewhere", func(r *oidctest.Response) { r.Body["token_endpoint"] = "http://op.example/token" }, rp.ErrDiscovery},
 		{"not found", func(r *oidctest.Response) { r.Status = 404 }, rp.ErrDiscovery},
 		{"server error", func(r *oidctest.Response) { r.Status = 502 }, rp.ErrProviderUnavailable},
+		{"an HTML page", func(r *oidctest.Response) {
+			r.Header.Set("Content-Type", "text/html; charset=utf-8")
+			r.Raw = []byte("<!DOCTYPE html><title>Sign in</title>")
+		}, rp.ErrDiscovery},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +55,11 @@ func TestDiscoveryErrors(t *testing.T) {
 			p.SetResponseHook("discovery", tc.tamper)
 			_, err := rp.New(t.Context(), clientConfig(p, newClock(), nil))
 			wantErr(t, err, tc.want)
+			// An HTML answer says what is probably wrong; malformed JSON
+			// does not claim so.
+			if hint := err != nil && strings.Contains(err.Error(), "issuer URL is probably wrong"); hint != (tc.name == "an HTML page") {
+				t.Fatalf("error %v", err)
+			}
 		})
 	}
 }
