@@ -181,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	// Credentials are added per hop by the transport: never follow a
 	// redirect with them; a 3xx is the provider's answer.
 	c.token.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.keys = newKeySet(hc, meta.JWKSURI, cfg.Now, cfg.JWKSRefetchInterval, cfg.JWKSMaxAge, cfg.ProviderTimeout)
+	c.keys = newKeySet(hc, meta.JWKSURI, cfg.Now, cfg.JWKSRefetchInterval, cfg.JWKSMaxAge)
 
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range cfg.Scopes {

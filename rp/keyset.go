@@ -46,7 +46,6 @@ type keySet struct {
 	now      func() time.Time
 	cooldown time.Duration // between unknown-kid refetches; 0: none
 	maxAge   time.Duration // of a fetched set
-	timeout  time.Duration // of one fetch: Config.ProviderTimeout
 
 	cur atomic.Pointer[keyCache] // nil until the first fetch succeeds
 
@@ -85,8 +84,10 @@ const (
 	minKeyMaxAge = time.Minute
 )
 
-func newKeySet(hc *http.Client, url string, now func() time.Time, cooldown, maxAge, timeout time.Duration) *keySet {
-	return &keySet{url: url, hc: hc, now: now, cooldown: max(cooldown, 0), maxAge: maxAge, timeout: timeout}
+// newKeySet makes the key set of the JWKS at url. hc bounds each fetch
+// (the Client's deadlineTransport: Config.ProviderTimeout).
+func newKeySet(hc *http.Client, url string, now func() time.Time, cooldown, maxAge time.Duration) *keySet {
+	return &keySet{url: url, hc: hc, now: now, cooldown: max(cooldown, 0), maxAge: maxAge}
 }
 
 // KeyRetryError reports that no key of the provider's cached key set
@@ -241,8 +242,6 @@ func (s *keySet) startLocked(ctx context.Context, unknownKid bool, start time.Ti
 
 // fetch performs f and publishes its outcome.
 func (s *keySet) fetch(ctx context.Context, f *keyFetch, unknownKid bool, start time.Time) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	keys, maxAge, err := s.get(ctx)
 
 	s.mu.Lock()

@@ -28,18 +28,22 @@ func ExampleNewMemoryStore() {
 		}
 	}
 
-	// A back-channel logout for sid-1 ends both of its sessions.
-	n, err := store.DeleteBySID(ctx, "https://op.example", "sid-1")
+	// A back-channel logout for sid-1 ends both of its sessions, and a
+	// login to that provider session completing afterwards is refused.
+	n, err := store.Logout(ctx, session.Logout{Issuer: "https://op.example", SID: "sid-1"})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println("ended", n, "sessions")
+	late := &session.Session{Issuer: "https://op.example", Subject: "alice", SID: "sid-1", Expiry: time.Now().Add(time.Hour)}
+	fmt.Println("late login refused:", errors.Is(store.Create(ctx, late), session.ErrLoggedOut))
 
 	n, _ = store.DeleteBySubject(ctx, "https://op.example", "alice")
 	fmt.Println("then", n, "more")
 	// Output:
 	// ended 2 sessions
+	// late login refused: true
 	// then 1 more
 }
 

@@ -56,7 +56,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (*service, e
 	s.client = client
 	// Standalone back-channel logout: no session.Store, the service's own
 	// table through OnLogout. Replays are refused by the default in-memory
-	// cache (one process; the Redis store's Claim across instances).
+	// cache (one process; the Redis store's Seen and Done across instances).
 	s.logout, err = backchannel.New(backchannel.Config{
 		Verifier: client,
 		OnLogout: s.onLogout,

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -373,9 +374,9 @@ func (a *app) rpLogout(t *testing.T, b *browser, pv provider) {
 		action := regexp.MustCompile(`action="([^"]*)"`).FindStringSubmatch(body)
 		fields := url.Values{}
 		for _, m := range hiddenInput.FindAllStringSubmatch(body, -1) {
-			fields.Set(m[1], unescape(m[2]))
+			fields.Set(m[1], html.UnescapeString(m[2]))
 		}
-		target, _ := url.Parse(unescape(action[1]))
+		target, _ := url.Parse(html.UnescapeString(action[1]))
 		idToken = fields.Get("id_token_hint")
 		resp, _ = b.do(t, "POST", target.String(), fields)
 		a.checkReceived(t, pv, target, http.MethodPost, idToken)
@@ -426,8 +427,4 @@ func replaceApp(v url.Values, appURL string) url.Values {
 		}
 	}
 	return out
-}
-
-func unescape(s string) string {
-	return strings.NewReplacer("&amp;", "&", "&#34;", `"`, "&#39;", "'", "&lt;", "<", "&gt;", ">", "&#43;", "+").Replace(s)
 }

@@ -1,10 +1,6 @@
 package redisstore
 
-import (
-	"time"
-
-	"github.com/redis/go-redis/v9"
-)
+import "github.com/redis/go-redis/v9"
 
 // SubIndexKey, SIDIndexKey and RecordKey are the store's key names, for
 // tests that look inside Redis.
@@ -21,10 +17,4 @@ func (s *Store) RecordKey(id string) string {
 
 // NewUnchecked is New without the checks that need a server, for tests of
 // a Redis that cannot be reached.
-func NewUnchecked(c redis.UniversalClient, cfg Config) *Store {
-	p := cfg.Prefix
-	if p == "" {
-		p = DefaultPrefix
-	}
-	return &Store{c: c, prefix: p, now: time.Now}
-}
+func NewUnchecked(c redis.UniversalClient, cfg Config) *Store { return newStore(c, cfg) }

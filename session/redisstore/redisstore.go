@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -83,12 +84,9 @@ type Store struct {
 //     service's console;
 //   - a Redis that cannot be reached is an error.
 func New(ctx context.Context, c redis.UniversalClient, cfg Config) (*Store, error) {
-	p := cfg.Prefix
-	if p == "" {
-		p = DefaultPrefix
-	}
-	if i := strings.IndexByte(p, '{'); i >= 0 && strings.HasPrefix(p[i+1:], "}") {
-		return nil, fmt.Errorf("redisstore: Prefix %q holds an empty hash tag {}: Redis Cluster would scatter a session's keys over slots", p)
+	s := newStore(c, cfg)
+	if i := strings.IndexByte(s.prefix, '{'); i >= 0 && strings.HasPrefix(s.prefix[i+1:], "}") {
+		return nil, fmt.Errorf("redisstore: Prefix %q holds an empty hash tag {}: Redis Cluster would scatter a session's keys over slots", s.prefix)
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -97,7 +95,12 @@ func New(ctx context.Context, c redis.UniversalClient, cfg Config) (*Store, erro
 	if err := checkEviction(ctx, c, cfg.AllowEviction, logger); err != nil {
 		return nil, err
 	}
-	return &Store{c: c, prefix: p, now: time.Now}, nil
+	return s, nil
+}
+
+// newStore is the Store of cfg, unchecked.
+func newStore(c redis.UniversalClient, cfg Config) *Store {
+	return &Store{c: c, prefix: cmp.Or(cfg.Prefix, DefaultPrefix), now: time.Now}
 }
 
 // checkEviction reads maxmemory-policy from the server, or from every
