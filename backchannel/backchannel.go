@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpkit/rpkit/event"
 	"github.com/rpkit/rpkit/rp"
 	"github.com/rpkit/rpkit/session"
 )
@@ -65,6 +66,11 @@ type Config struct {
 	// requests (Warn), never a token. Zero: slog.Default(); pass a logger
 	// with slog.DiscardHandler to silence it.
 	Logger *slog.Logger
+	// Observer receives the handler's lifecycle events (sessions ended,
+	// tokens refused, replays; see package event). Zero: the Verifier's
+	// when it has an Observer method (an *rp.Client: rp.Config.Observer),
+	// else none.
+	Observer event.Observer
 }
 
 // Handler is the back-channel logout endpoint, an http.Handler. It is safe
@@ -101,6 +107,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if o, ok := cfg.Verifier.(interface{ Observer() event.Observer }); ok && cfg.Observer == nil {
+		cfg.Observer = o.Observer()
 	}
 	return &Handler{cfg: cfg}, nil
 }

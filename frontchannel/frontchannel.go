@@ -28,6 +28,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rpkit/rpkit/event"
 	"github.com/rpkit/rpkit/session"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	// each value taken from the request is cut to 64 bytes. Zero:
 	// slog.Default(); pass a logger with slog.DiscardHandler to silence it.
 	Logger *slog.Logger
+	// Observer receives the handler's lifecycle events (sessions ended,
+	// requests refused; see package event). Zero: none.
+	Observer event.Observer
 }
 
 // Handler is the front-channel logout endpoint. It is safe for concurrent

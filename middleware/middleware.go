@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/rpkit/rpkit/event"
 	"github.com/rpkit/rpkit/internal/flight"
 	"github.com/rpkit/rpkit/rp"
 	"github.com/rpkit/rpkit/session"
@@ -97,6 +98,10 @@ type Config struct {
 	// session ID. Zero: slog.Default(); pass a logger with
 	// slog.DiscardHandler to silence it.
 	Logger *slog.Logger
+	// Observer receives the lifecycle events of the middleware's sessions
+	// (login, refresh, each ending; see package event). Zero: the client's
+	// (rp.Config.Observer), which may be none.
+	Observer event.Observer
 	// Now is the clock. Zero: time.Now.
 	Now func() time.Time
 }
@@ -163,6 +168,9 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = cfg.Client.Observer()
 	}
 	m := &Middleware{cfg: cfg, secure: redirect.Scheme == "https"}
 	m.cookieName = cfg.CookieName

@@ -16,6 +16,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/rpkit/rpkit/event"
 	"golang.org/x/oauth2"
 )
 
@@ -217,6 +218,9 @@ func (c *Client) Metadata() Metadata {
 
 // AuthMethod returns the client authentication method in use.
 func (c *Client) AuthMethod() AuthMethod { return c.method }
+
+// Observer returns Config.Observer (nil when none was set).
+func (c *Client) Observer() event.Observer { return c.cfg.Observer }
 
 // Issuer returns the configured issuer.
 func (c *Client) Issuer() string { return c.cfg.Issuer }

@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"net/http"
 	"time"
+
+	"github.com/rpkit/rpkit/event"
 )
 
 // Config configures a [Client]. The zero value of every optional field is a
@@ -165,6 +167,11 @@ type Config struct {
 	// or a shorter HTTPClient.Timeout, still wins. Zero: 10 seconds;
 	// negative is an error.
 	ProviderTimeout time.Duration
+	// Observer receives the client's lifecycle events (key set fetches and
+	// provider calls); the middleware and the back-channel receiver built
+	// on this client report theirs to it too unless given their own. Zero:
+	// none.
+	Observer event.Observer
 	// Now is the clock. Zero: time.Now.
 	Now func() time.Time
 }
