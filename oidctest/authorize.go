@@ -53,11 +53,12 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := url.Values{}
-	if code, oe := p.issueCode(c, redirectURI, q); oe != nil {
+	if code, browser, oe := p.issueCode(c, redirectURI, q, p.browserOf(r)); oe != nil {
 		out.Set("error", oe.code)
 		out.Set("error_description", oe.description)
 	} else {
 		out.Set("code", code)
+		http.SetCookie(w, p.sessionCookie(browser))
 	}
 	if state := q.Get("state"); state != "" {
 		out.Set("state", state)
@@ -83,42 +84,44 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 }
 
 // issueCode validates an authorization request whose client and
-// redirect_uri are valid, logs its user in and returns a code.
-func (p *Provider) issueCode(c Client, redirectURI string, q url.Values) (string, *oauthError) {
+// redirect_uri are valid, logs its user in in the browser's provider
+// session (browser: its session cookie's value) and returns a code and the
+// browser's session cookie value.
+func (p *Provider) issueCode(c Client, redirectURI string, q url.Values, browser string) (code, sessionCookie string, oe *oauthError) {
 	if m := q.Get("response_mode"); m != "" && m != "query" && m != "form_post" {
-		return "", badRequest("response_mode %q not supported", m)
+		return "", "", badRequest("response_mode %q not supported", m)
 	}
 	if rt := q.Get("response_type"); rt != "code" {
-		return "", &oauthError{http.StatusBadRequest, "unsupported_response_type", fmt.Sprintf("response_type %q not supported", rt)}
+		return "", "", &oauthError{http.StatusBadRequest, "unsupported_response_type", fmt.Sprintf("response_type %q not supported", rt)}
 	}
 	scopes := strings.Fields(q.Get("scope"))
 	if !slices.Contains(scopes, "openid") {
-		return "", &oauthError{http.StatusBadRequest, "invalid_scope", "scope must contain openid"}
+		return "", "", &oauthError{http.StatusBadRequest, "invalid_scope", "scope must contain openid"}
 	}
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
 	switch {
 	case challenge == "" && method != "":
-		return "", badRequest("code_challenge_method without code_challenge")
+		return "", "", badRequest("code_challenge_method without code_challenge")
 	case challenge != "" && method == "":
 		method = "plain"
 	case challenge != "" && method != "S256" && method != "plain":
-		return "", badRequest("code_challenge_method %q not supported", method)
+		return "", "", badRequest("code_challenge_method %q not supported", method)
 	}
 	maxAge := -1
 	if q.Has("max_age") {
 		n, err := strconv.Atoi(q.Get("max_age"))
 		if err != nil || n < 0 {
-			return "", badRequest("max_age must be a non-negative integer")
+			return "", "", badRequest("max_age must be a non-negative integer")
 		}
 		maxAge = n
 	}
 
 	prompt := strings.Fields(q.Get("prompt"))
-	s := p.login(p.user(q.Get("login_hint")).Subject, c.ID, func(authTime time.Time) bool {
+	s, browser := p.login(browser, p.user(q.Get("login_hint")).Subject, c.ID, func(authTime time.Time) bool {
 		return slices.Contains(prompt, "login") || maxAge == 0 ||
 			maxAge > 0 && p.cfg.Now().Sub(authTime) > time.Duration(maxAge)*time.Second
 	})
-	code := randomID()
+	code = randomID()
 	p.mu.Lock()
 	p.sweepLocked()
 	p.codes[code] = &authCode{
@@ -130,7 +133,7 @@ func (p *Provider) issueCode(c Client, redirectURI string, q url.Values) (string
 		expires:     p.cfg.Now().Add(codeTTL),
 	}
 	p.mu.Unlock()
-	return code, nil
+	return code, browser, nil
 }
 
 // Authorize performs the authorization request at authURL as a browser
@@ -139,16 +142,34 @@ func (p *Provider) issueCode(c Client, redirectURI string, q url.Values) (string
 // response_mode query (error responses included), or the fields of the
 // auto-submitting form for form_post. It returns an error if the provider
 // answered anything else (such as a 400 for an unregistered redirect_uri).
+//
+// Authorize plays one browser per user: the logins of a user (login_hint,
+// else the first user) share one provider session, whichever client they
+// are for, until it ends.
 func (p *Provider) Authorize(ctx context.Context, authURL string) (url.Values, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("oidctest: authorize: %w", err)
+	}
+	subject := p.user(req.URL.Query().Get("login_hint")).Subject
+	p.mu.Lock()
+	browser := p.helperBrowsers[subject]
+	p.mu.Unlock()
+	if browser != "" {
+		req.AddCookie(p.sessionCookie(browser))
 	}
 	resp, err := p.direct.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("oidctest: authorize: %w", err)
 	}
 	defer resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == p.sessionCookieName() {
+			p.mu.Lock()
+			p.helperBrowsers[subject] = c.Value
+			p.mu.Unlock()
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFormBytes))
 	if err != nil {
 		return nil, fmt.Errorf("oidctest: authorize: %w", err)

@@ -13,6 +13,14 @@
 // parameters the provider delivers to the client's redirect_uri, so a test
 // can drive a whole code flow without a browser.
 //
+// A provider session (its sid) belongs to a browser, as at a real
+// provider: the authorization endpoint sets an HttpOnly session cookie on
+// the provider's origin, and a browser that comes back with it logs in to
+// the same session for every client, while another browser (or an HTTP
+// client without a cookie jar) gets a session of its own. The end-session
+// endpoint ends the session its id_token_hint names, else the browser's.
+// [Provider.Authorize] acts as one browser per user.
+//
 // A Provider records what it sees (see [Provider.Count],
 // [Provider.TokenRequests], [Provider.Revocations],
 // [Provider.Introspections] and [Provider.EndSessionRequests]) and lets a

@@ -18,7 +18,8 @@ import (
 const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
 
 // endSession serves the RP-Initiated Logout 1.0 endpoint. It records every
-// request, ends the session named by a valid id_token_hint, and redirects
+// request, ends the session named by a valid id_token_hint (without one,
+// the browser's own session, named by its session cookie), and redirects
 // only to a post_logout_redirect_uri registered for the client.
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	q, oe := parseForm(r, false)
@@ -34,9 +35,18 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, "end_session", oe)
 		return
 	}
-	if sid != "" {
-		p.EndSession(sid)
+	browser := p.browserOf(r)
+	p.mu.Lock()
+	if sid == "" {
+		sid = p.browsers[browser]
 	}
+	if s, ok := p.sessions[sid]; ok && s.browser == browser {
+		http.SetCookie(w, &http.Cookie{Name: p.sessionCookieName(), Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	if sid != "" {
+		p.endSessionLocked(sid)
+	}
+	p.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	if redirect == "" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -144,7 +144,8 @@ type Provider struct {
 	clients        map[string]Client
 	keys           keyring
 	sessions       map[string]*session // by sid
-	userSessions   map[string]string   // subject -> sid
+	browsers       map[string]string   // session cookie value -> sid
+	helperBrowsers map[string]string   // subject -> session cookie value of Authorize
 	sessionSeq     uint64
 	lastSweep      time.Time
 	codes          map[string]*authCode
@@ -184,19 +185,20 @@ func NewProvider(cfg Config) (*Provider, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	p := &Provider{
-		cfg:           cfg,
-		issuer:        "http://" + ln.Addr().String(),
-		client:        &http.Client{Transport: transport, Timeout: 10 * time.Second},
-		clients:       clients,
-		keys:          keys,
-		sessions:      map[string]*session{},
-		userSessions:  map[string]string{},
-		codes:         map[string]*authCode{},
-		tokens:        map[string]*tokenRecord{},
-		jtis:          map[string]time.Time{},
-		counts:        map[string]int{},
-		tokenHooks:    map[TokenKind]func(*Mint){},
-		responseHooks: map[string]func(*Response){},
+		cfg:            cfg,
+		issuer:         "http://" + ln.Addr().String(),
+		client:         &http.Client{Transport: transport, Timeout: 10 * time.Second},
+		clients:        clients,
+		keys:           keys,
+		sessions:       map[string]*session{},
+		browsers:       map[string]string{},
+		helperBrowsers: map[string]string{},
+		codes:          map[string]*authCode{},
+		tokens:         map[string]*tokenRecord{},
+		jtis:           map[string]time.Time{},
+		counts:         map[string]int{},
+		tokenHooks:     map[TokenKind]func(*Mint){},
+		responseHooks:  map[string]func(*Response){},
 	}
 	p.direct = &http.Client{
 		Transport: transport,

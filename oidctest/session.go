@@ -2,12 +2,14 @@ package oidctest
 
 import (
 	"cmp"
+	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
-// Session is a provider session: one user logged in at the provider, and
-// the clients that took part in it.
+// Session is a provider session: one user logged in at the provider in one
+// browser, and the clients that took part in it.
 type Session struct {
 	SID       string
 	Subject   string
@@ -18,7 +20,37 @@ type Session struct {
 // session is the provider's record of a Session.
 type session struct {
 	Session
-	seq uint64 // creation order
+	seq     uint64 // creation order
+	browser string // the value of the browser's session cookie
+}
+
+// A provider session belongs to the browser that logged in: the
+// authorization endpoint sets a session cookie on the provider's own origin
+// (host-only, HttpOnly, SameSite=Lax), named after the provider's port
+// (cookies are not isolated by port, and two providers on one host must not
+// overwrite each other's), whose value is an opaque random ID that maps to
+// the session, never the sid itself. A browser without the cookie, or whose
+// cookie names an ended session or another user's, gets a new session with
+// a new sid. [Provider.Authorize] keeps one cookie per user, as one browser
+// per user would.
+
+// sessionCookieName returns the name of the provider's session cookie.
+func (p *Provider) sessionCookieName() string {
+	return "oidctest_session_" + p.issuer[strings.LastIndexByte(p.issuer, ':')+1:]
+}
+
+// browserOf returns the session cookie's value of r, "" without one.
+func (p *Provider) browserOf(r *http.Request) string {
+	c, err := r.Cookie(p.sessionCookieName())
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// sessionCookie returns the cookie that makes a browser's value its own.
+func (p *Provider) sessionCookie(browser string) *http.Cookie {
+	return &http.Cookie{Name: p.sessionCookieName(), Value: browser, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
 }
 
 // Sessions returns the live provider sessions, oldest first.
@@ -54,25 +86,25 @@ func (p *Provider) endSessionLocked(sid string) (Session, bool) {
 		return Session{}, false
 	}
 	delete(p.sessions, sid)
-	if p.userSessions[s.Subject] == sid {
-		delete(p.userSessions, s.Subject)
-	}
+	delete(p.browsers, s.browser)
 	return s.Session, true
 }
 
-// login returns the user's provider session for a login at clientID,
-// creating it if needed. With reauth, an existing session gets a new
-// auth_time.
-func (p *Provider) login(subject, clientID string, reauth func(authTime time.Time) bool) Session {
+// login returns the provider session of the browser (its session cookie's
+// value, "" for none) for a login of subject at clientID, creating one if
+// the browser has none for that user. With reauth, an existing session gets
+// a new auth_time. It also returns the browser's cookie value, new when
+// the session is.
+func (p *Provider) login(browser, subject, clientID string, reauth func(authTime time.Time) bool) (Session, string) {
 	now := p.cfg.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s, ok := p.sessions[p.userSessions[subject]]
-	if !ok {
+	s, ok := p.sessions[p.browsers[browser]]
+	if !ok || s.Subject != subject {
 		p.sessionSeq++
-		s = &session{Session: Session{SID: randomID(), Subject: subject, AuthTime: now}, seq: p.sessionSeq}
+		s = &session{Session: Session{SID: randomID(), Subject: subject, AuthTime: now}, seq: p.sessionSeq, browser: randomID()}
 		p.sessions[s.SID] = s
-		p.userSessions[subject] = s.SID
+		p.browsers[s.browser] = s.SID
 	} else if reauth(s.AuthTime) {
 		s.AuthTime = now
 	}
@@ -81,5 +113,5 @@ func (p *Provider) login(subject, clientID string, reauth func(authTime time.Tim
 	}
 	out := s.Session
 	out.ClientIDs = slices.Clone(s.ClientIDs)
-	return out
+	return out, s.browser
 }

@@ -80,3 +80,35 @@ func TestReceiversRefuse(t *testing.T) {
 		t.Fatalf("front-channel with a foreign iss: %d", resp.StatusCode)
 	}
 }
+
+// TestDevProviderSessionPerBrowser: two browsers logged in as alice have
+// two provider sessions (sids); the back-channel button in one ends that
+// browser's session only.
+func TestDevProviderSessionPerBrowser(t *testing.T) {
+	_, base := startApp(t, nil)
+	one, two := newBrowser(t), newBrowser(t)
+	sid := func(b *browser) string {
+		t.Helper()
+		r := get(t, b.single, "GET", base+"/me", asJSON)
+		m := regexp.MustCompile(`"sid":"([^"]+)"`).FindStringSubmatch(r.body)
+		if r.status != 200 || m == nil {
+			t.Fatalf("/me: %d %s", r.status, r.body)
+		}
+		return m[1]
+	}
+	get(t, one.follow, "GET", base+"/login", nil)
+	get(t, two.follow, "GET", base+"/login", nil)
+	sid1, sid2 := sid(one), sid(two)
+	if sid1 == sid2 {
+		t.Fatalf("two browsers share the provider session %s", sid1)
+	}
+	if r := get(t, one.single, "POST", base+"/dev/backchannel-logout", nil); r.status != http.StatusSeeOther {
+		t.Fatalf("back-channel button: %d %s", r.status, r.body)
+	}
+	if r := get(t, one.single, "GET", base+"/me", asJSON); r.status != 401 {
+		t.Fatalf("/me in the browser that pressed the button: %d", r.status)
+	}
+	if got := sid(two); got != sid2 {
+		t.Fatalf("the other browser's session: sid %s, want %s", got, sid2)
+	}
+}
