@@ -175,7 +175,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, slog.Int("sessions_ended", n))
 	}
 	h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: back-channel logout", attrs...)
+	event.Emit(ctx, h.cfg.Observer, event.Event{Kind: event.SessionEnded, Reason: event.ReasonBackChannel, Issuer: t.Issuer, Subject: t.Subject, Count: n})
 	w.WriteHeader(http.StatusOK)
+}
+
+// issuer is the verifier's issuer, when it says (an *rp.Client does).
+func (h *Handler) issuer() string {
+	if v, ok := h.cfg.Verifier.(interface{ Issuer() string }); ok {
+		return v.Issuer()
+	}
+	return ""
 }
 
 // readToken returns the request's one logout_token.
@@ -227,6 +236,15 @@ func (h *Handler) end(ctx context.Context, t *rp.LogoutToken) (int, error) {
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
 	h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "rpkit: back-channel logout refused",
 		slog.Int("status", status), slog.String("error", err.Error()))
+	if status < 500 {
+		// A 503 refuses nothing: the provider retries (the key set and the
+		// store report their own trouble).
+		kind := event.LogoutTokenRefused
+		if errors.Is(err, ErrReplay) {
+			kind = event.ReplayRefused
+		}
+		event.Emit(r.Context(), h.cfg.Observer, event.Event{Kind: kind, Issuer: h.issuer(), Err: err})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	code := "invalid_request"

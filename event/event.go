@@ -25,14 +25,14 @@ type Kind string
 
 // The kinds of event. Each is reported exactly once per occurrence.
 const (
-	// LoginSucceeded: a callback's code exchange and ID token checks
-	// passed (the session is not stored yet; SessionCreated follows).
+	// LoginSucceeded: a callback completed: the session is stored and the
+	// browser has its cookie. It follows SessionCreated.
 	LoginSucceeded Kind = "login_succeeded"
-	// LoginRefused: a callback failed; Err says why (an rp sentinel, the
-	// provider's error response, a state or cookie problem, OnLogin's
-	// refusal).
+	// LoginRefused: a callback failed and made no session; Err says why
+	// (an rp sentinel, the provider's error response, a missing login
+	// state, OnLogin's refusal, the store).
 	LoginRefused Kind = "login_refused"
-	// SessionCreated: a session was stored after a login.
+	// SessionCreated: the store accepted a new session at a login.
 	SessionCreated Kind = "session_created"
 	// Refreshed: a session's tokens were refreshed and stored.
 	Refreshed Kind = "refreshed"

@@ -29,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rpkit/rpkit/event"
+	"github.com/rpkit/rpkit/internal/redact"
 	"github.com/rpkit/rpkit/session"
 )
 
@@ -43,7 +44,7 @@ type Sessions interface {
 // besides [Sessions]: deleting one session by its ID. A session.Store has
 // it; [New] requires it only when SessionID is set.
 type Deleter interface {
-	Delete(ctx context.Context, id string) error
+	Delete(ctx context.Context, id string) (bool, error)
 }
 
 // Config configures a [Handler]. Issuer and Sessions are required.
@@ -182,7 +183,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending sessions: %w", err))
 			return
 		}
-		h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: front-channel logout", slog.String("sid", clip(sid, maxLoggedBytes)), slog.Int("sessions_ended", n))
+		h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: front-channel logout", slog.String("sid_hash", redact.Hash(sid)), slog.Int("sessions_ended", n))
+		h.ended(ctx, n)
 		h.answer(w, r, http.StatusOK, nil)
 		return
 	}
@@ -192,19 +194,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h.cfg.SessionID != nil && r.Header.Get("Sec-Fetch-Dest") == "iframe" {
 		if id, ok := h.cfg.SessionID(r); ok {
-			if err := h.cfg.Sessions.(Deleter).Delete(ctx, id); err != nil {
+			deleted, err := h.cfg.Sessions.(Deleter).Delete(ctx, id)
+			if err != nil {
 				h.answer(w, r, http.StatusServiceUnavailable, fmt.Errorf("frontchannel: ending the session: %w", err))
 				return
 			}
-			h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: front-channel logout by cookie")
+			n := 0
+			if deleted {
+				n = 1
+			}
+			h.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: front-channel logout by cookie", slog.Int("sessions_ended", n))
+			h.ended(ctx, n)
 		}
 	}
 	h.answer(w, r, http.StatusOK, nil)
 }
 
+// ended reports a carried-out logout that ended n sessions.
+func (h *Handler) ended(ctx context.Context, n int) {
+	event.Emit(ctx, h.cfg.Observer, event.Event{Kind: event.SessionEnded, Reason: event.ReasonFrontChannel, Issuer: h.cfg.Issuer, Count: n})
+}
+
 // answer writes the tiny page.
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request, status int, err error) {
 	msg := "Logged out."
+	if err != nil && status < 500 {
+		event.Emit(r.Context(), h.cfg.Observer, event.Event{Kind: event.FrontChannelRefused, Issuer: h.cfg.Issuer, Err: err})
+	}
 	if err != nil {
 		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "rpkit: front-channel logout refused",
 			slog.Int("status", status), slog.String("error", clip(err.Error(), maxLoggedError)))

@@ -53,6 +53,12 @@ func statusFor(err error) int {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return http.StatusGatewayTimeout
 	case errors.Is(err, rp.ErrProviderUnavailable):
+		if _, ok := rp.RetryAfterSeconds(err); ok {
+			// rp knows when the provider may be tried again (its key set
+			// after a failed fetch, discovery not done yet): come back
+			// then.
+			return http.StatusServiceUnavailable
+		}
 		return http.StatusBadGateway
 	case errors.Is(err, ErrLoginRefused):
 		return http.StatusForbidden

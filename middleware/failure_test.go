@@ -49,9 +49,9 @@ func (f *flakyStore) Create(ctx context.Context, s *session.Session) error {
 	return f.Store.Create(ctx, s)
 }
 
-func (f *flakyStore) Delete(ctx context.Context, id string) error {
+func (f *flakyStore) Delete(ctx context.Context, id string) (bool, error) {
 	if f.down.Load() {
-		return errDown
+		return false, errDown
 	}
 	return f.Store.Delete(ctx, id)
 }
@@ -109,11 +109,11 @@ func TestCallbackFailures(t *testing.T) {
 		{"forged ID token signature", func(a *app) {
 			a.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Key = foreign })
 		}, http.StatusBadRequest, ""},
-		// The keys cannot be fetched: the provider's failure, with the
-		// key set's back-off as Retry-After.
+		// The keys cannot be fetched: unavailable, with the key set's
+		// back-off as Retry-After.
 		{"JWKS down", func(a *app) {
 			a.p.SetResponseHook("jwks", func(r *oidctest.Response) { r.Status = http.StatusInternalServerError })
-		}, http.StatusBadGateway, "1"},
+		}, http.StatusServiceUnavailable, "1"},
 		{"OnLogin refuses", nil, http.StatusForbidden, ""},
 	}
 	for _, tc := range tests {

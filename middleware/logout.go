@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/rpkit/rpkit/event"
 	"github.com/rpkit/rpkit/internal/randid"
 	"github.com/rpkit/rpkit/rp"
 	"github.com/rpkit/rpkit/session"
@@ -49,12 +50,17 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 			m.fail(w, r, http.StatusServiceUnavailable, err)
 			return
 		}
-		if err := m.cfg.Store.Delete(ctx, id); err != nil {
+		deleted, err := m.cfg.Store.Delete(ctx, id)
+		if err != nil {
 			// Fail closed and keep the cookie, so the user can try again.
 			m.fail(w, r, http.StatusServiceUnavailable, fmt.Errorf("%w: %w", ErrStore, err))
 			return
 		}
 		m.clearCookie(w, m.cookieName)
+		if s != nil && deleted {
+			m.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "rpkit: session ended", slog.String("reason", string(event.ReasonRPLogout)), slog.String("iss", s.Issuer))
+			m.ended(ctx, s, event.ReasonRPLogout)
+		}
 		if s != nil {
 			m.revoke(ctx, rp.Secret(s.RefreshToken), "after logout")
 			if m.cfg.OnLogout != nil {
@@ -125,8 +131,6 @@ func (m *Middleware) revoke(ctx context.Context, token rp.Secret, why string) {
 		m.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "rpkit: revoking the refresh token "+why, slog.String("error", err.Error()))
 	}
 }
-
-var loggedOutKey = &contextKey{"logged-out"}
 
 // PostLogoutLanding wraps the page the browser lands on after a logout
 // (Paths.PostLogout). When the request carries the state that the logout

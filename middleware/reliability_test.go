@@ -345,7 +345,7 @@ func (u *undecodableStore) Get(ctx context.Context, id string) (*session.Session
 	return s, err
 }
 
-func (u *undecodableStore) Delete(ctx context.Context, id string) error {
+func (u *undecodableStore) Delete(ctx context.Context, id string) (bool, error) {
 	u.mu.Lock()
 	u.deleted = append(u.deleted, id)
 	u.mu.Unlock()

@@ -171,18 +171,19 @@ func (m *MemoryStore) Update(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// Delete removes the session with that ID and its index entries. It
-// returns nil when there is no such session.
-func (m *MemoryStore) Delete(ctx context.Context, id string) error {
+// Delete removes the session with that ID and its index entries, and
+// reports whether it removed a live session.
+func (m *MemoryStore) Delete(ctx context.Context, id string) (bool, error) {
 	key := Key(id)
 	now := m.clock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweepLocked(now)
-	if rec, ok := m.records[key]; ok {
+	rec, ok := m.records[key]
+	if ok {
 		m.removeLocked(key, rec)
 	}
-	return nil
+	return ok && !expired(rec, now), nil
 }
 
 // DeleteBySID removes every session of the provider session (issuer, sid)

@@ -180,7 +180,7 @@ func TestMemoryStoreSweep(t *testing.T) {
 		}
 
 		time.Sleep(session.SweepInterval - 30*time.Second)
-		if err := st.Delete(ctx, session.NewID()); err != nil { // any write sweeps
+		if _, err := st.Delete(ctx, session.NewID()); err != nil { // any write sweeps
 			t.Fatal(err)
 		}
 		d := st.Dump()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rpkit/rpkit/internal/randid"
+	"github.com/rpkit/rpkit/internal/redact"
 )
 
 // ErrNotFound is returned by [Store.Get] for a session that does not exist
@@ -89,8 +90,11 @@ type Store interface {
 	// flight can never bring a logged-out session back. Changing Issuer,
 	// Subject or SID gives ErrImmutable.
 	Update(ctx context.Context, s *Session) error
-	// Delete removes a session and its index entries; nil when absent.
-	Delete(ctx context.Context, id string) error
+	// Delete removes a session and its index entries, and reports whether
+	// it removed a live one: false when there was none (never, expired, or
+	// removed meanwhile by another Delete or a logout), so that of two
+	// concurrent calls only one reports the deletion.
+	Delete(ctx context.Context, id string) (bool, error)
 	// DeleteBySID removes every session of the provider session (issuer,
 	// sid) and reports how many live sessions it removed (expired ones are
 	// not counted).
@@ -126,10 +130,13 @@ func (s Session) String() string {
 // GoString is String, so %#v does not reveal tokens either.
 func (s Session) GoString() string { return s.String() }
 
+// LogValue logs the session without its ID, its tokens or its provider
+// session ID (which can end the session through front-channel logout: the
+// log carries its hash).
 // LogValue logs the session without its ID or tokens.
 func (s Session) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("iss", s.Issuer), slog.String("sub", s.Subject), slog.String("sid", s.SID),
+		slog.String("iss", s.Issuer), slog.String("sub", s.Subject), slog.String("sid_hash", redact.Hash(s.SID)),
 		slog.Time("expiry", s.Expiry), slog.Uint64("version", s.Version),
 	)
 }

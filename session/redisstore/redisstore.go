@@ -314,16 +314,19 @@ func (s *Store) Update(ctx context.Context, sess *session.Session) error {
 }
 
 // Delete removes the session with that ID and its index entries, in one
-// script. It returns nil when there is no such session.
-func (s *Store) Delete(ctx context.Context, id string) error {
+// script, and reports whether it removed a live session. A command that
+// go-redis retried after a lost reply may report false for a deletion its
+// first attempt made.
+func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	tag, ok := parseID(id)
 	if !ok {
-		return nil
+		return false, nil
 	}
-	if err := deleteScript.Run(ctx, s.c, []string{s.recordKey(tag, id)}).Err(); err != nil {
-		return fmt.Errorf("redisstore: delete: %w", err)
+	n, err := deleteScript.Run(ctx, s.c, []string{s.recordKey(tag, id)}).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: delete: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // DeleteBySID removes every session of the provider session (issuer, sid)

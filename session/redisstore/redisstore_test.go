@@ -114,7 +114,7 @@ func populate(t *testing.T, st *redisstore.Store) []string {
 			}
 		}
 	}
-	if err := st.Delete(ctx, ids[1]); err != nil {
+	if _, err := st.Delete(ctx, ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Done(ctx, "https://op.example|jti-1", time.Now().Add(time.Hour)); err != nil {
@@ -478,7 +478,7 @@ func testMalformedIDs(t *testing.T, c redis.UniversalClient) {
 		if got, err := st.Get(ctx, id); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("Get(%q) = %v, %v; want ErrNotFound", id, got, err)
 		}
-		if err := st.Delete(ctx, id); err != nil {
+		if _, err := st.Delete(ctx, id); err != nil {
 			t.Errorf("Delete(%q) = %v, want nil", id, err)
 		}
 		u := *s
@@ -584,7 +584,8 @@ func TestConnectionFailure(t *testing.T) {
 			check("Update", st.Update(ctx, u))
 			u.SID = ""
 			check("Update without sid", st.Update(ctx, u))
-			check("Delete", st.Delete(ctx, id))
+			_, err = st.Delete(ctx, id)
+			check("Delete", err)
 			_, err = st.DeleteBySID(ctx, "https://op.example", "sid-1")
 			check("DeleteBySID", err)
 			_, err = st.DeleteBySubject(ctx, "https://op.example", "alice")
@@ -662,7 +663,7 @@ func TestRoundTrips(t *testing.T) {
 	count("Get", 1, func() error { _, err := st.Get(ctx, withSID.ID); return err })
 	count("Update with sid", 2, func() error { return st.Update(ctx, withSID) })
 	count("Update without sid", 1, func() error { return st.Update(ctx, noSID) })
-	count("Delete", 1, func() error { return st.Delete(ctx, noSID.ID) })
+	count("Delete", 1, func() error { _, err := st.Delete(ctx, noSID.ID); return err })
 	count("DeleteBySubject", 1, func() error { _, err := st.DeleteBySubject(ctx, "https://op.example", "alice"); return err })
 	count("DeleteBySID", 2, func() error { _, err := st.DeleteBySID(ctx, "https://op.example", "sid-9"); return err })
 	count("Seen", 1, func() error { _, err := st.Seen(ctx, "k"); return err })

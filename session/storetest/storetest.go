@@ -524,7 +524,7 @@ func testUpdateRefusalOrder(t *testing.T, st session.Store) {
 		}
 	}
 
-	if err := st.Delete(ctx, s.ID); err != nil {
+	if _, err := st.Delete(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
 	u := *stale
@@ -564,7 +564,11 @@ func testNoResurrection(t *testing.T, st session.Store, del func(ctx context.Con
 
 func testUpdateAfterDelete(t *testing.T, st session.Store) {
 	testNoResurrection(t, st, func(ctx context.Context, s *session.Session) error {
-		return st.Delete(ctx, s.ID)
+		deleted, err := st.Delete(ctx, s.ID)
+		if err == nil && !deleted {
+			err = errors.New("Delete = false, want true")
+		}
+		return err
 	})
 }
 
@@ -601,14 +605,14 @@ func testUpdateUnknown(t *testing.T, st session.Store) {
 }
 
 func testDeleteAbsent(t *testing.T, st session.Store) {
-	if err := st.Delete(t.Context(), session.NewID()); err != nil {
-		t.Errorf("Delete of an unknown ID = %v, want nil", err)
+	if deleted, err := st.Delete(t.Context(), session.NewID()); deleted || err != nil {
+		t.Errorf("Delete of an unknown ID = %v, %v; want false, nil", deleted, err)
 	}
 	s := create(t, st, newSession(issuerA, "alice", "sid1"))
 	other := create(t, st, newSession(issuerA, "alice", "sid1"))
-	for i := range 2 {
-		if err := st.Delete(t.Context(), s.ID); err != nil {
-			t.Errorf("Delete #%d = %v, want nil", i+1, err)
+	for i, want := range []bool{true, false} {
+		if deleted, err := st.Delete(t.Context(), s.ID); deleted != want || err != nil {
+			t.Errorf("Delete #%d = %v, %v; want %v, nil", i+1, deleted, err, want)
 		}
 	}
 	wantGone(t, st, s.ID, "Delete")
@@ -772,6 +776,9 @@ func testExpiry(t *testing.T, st session.Store) {
 	}
 	if n, err := st.DeleteBySubject(ctx, issuerA, "alice"); n != 0 || err != nil {
 		t.Errorf("DeleteBySubject of an expired session = %d, %v; want 0, nil", n, err)
+	}
+	if deleted, err := st.Delete(ctx, s.ID); deleted || err != nil {
+		t.Errorf("Delete of an expired session = %v, %v; want false, nil", deleted, err)
 	}
 }
 
