@@ -45,8 +45,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	for _, path := range []string{"/login", "/callback", "/logout"} {
-		mux.Handle(path, m.Routes())
+	// The login, callback and logout routes at m.Paths(); pass the
+	// back- and front-channel receivers here too.
+	if err := m.Mount(mux, middleware.Receivers{}); err != nil {
+		log.Fatal(err)
 	}
 	mux.Handle("GET /{$}", m.PostLogoutLanding(m.OptionalAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "home")

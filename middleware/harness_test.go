@@ -88,9 +88,9 @@ func newApp(t testing.TB, o options) *app {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/login", m.Routes())
-	mux.Handle("/callback", m.Routes())
-	mux.Handle("/logout", m.Routes())
+	if err := m.Mount(mux, middleware.Receivers{}); err != nil {
+		t.Fatal(err)
+	}
 	mux.Handle("GET /me", m.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := middleware.SessionFromContext(r.Context())
 		var claims map[string]any
