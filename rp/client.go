@@ -65,6 +65,7 @@ type Client struct {
 
 	tenantIssuer string // with Config.MultiTenant: the iss template
 	oauth2       oauth2.Config
+	names        []namedEndpoint // the endpoints rp calls, for events
 }
 
 // New builds a Client: it validates cfg, fetches the discovery document
@@ -126,10 +127,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	// HTTPClient's own Timeout (none, in a custom client, is common): a
 	// provider that accepts the connection and never answers must not hold
 	// a callback, a refresh or a key fetch forever.
+	// It reports each request as an event.ProviderCall, naming the
+	// endpoint from c.names.
+	c := &Client{cfg: cfg, names: endpointList(cfg.Issuer, nil)}
 	bounded := func(base http.RoundTripper) http.RoundTripper {
-		return &deadlineTransport{base: base, timeout: cfg.ProviderTimeout}
+		return &deadlineTransport{base: base, timeout: cfg.ProviderTimeout,
+			observer: cfg.Observer, issuer: cfg.Issuer, name: c.endpointName}
 	}
 	hc := withTransport(cfg.HTTPClient, bounded)
+	c.http = hc
 
 	var meta Metadata
 	if !cfg.SkipDiscovery {
@@ -164,7 +170,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 
-	c := &Client{cfg: cfg, meta: meta, http: hc, tenantIssuer: tenantIssuer}
+	c.meta, c.tenantIssuer = meta, tenantIssuer
+	c.names = endpointList(cfg.Issuer, &meta)
 	var err error
 	if c.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, len(cfg.ClientSecret)); err != nil {
 		return nil, err
@@ -182,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	// Credentials are added per hop by the transport: never follow a
 	// redirect with them; a 3xx is the provider's answer.
 	c.token.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.keys = newKeySet(hc, meta.JWKSURI, cfg.Now, cfg.JWKSRefetchInterval, cfg.JWKSMaxAge)
+	c.keys = newKeySet(hc, meta.JWKSURI, cfg)
 
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range cfg.Scopes {
@@ -240,8 +247,23 @@ func override(dst *string, v string) {
 	}
 }
 
-func discover(ctx context.Context, hc *http.Client, issuer string, multiTenant bool) (*Metadata, error) {
-	wellKnown := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+// endpointName names the endpoint of a request to the provider, for its
+// event.ProviderCall.
+func (c *Client) endpointName(u *url.URL) string { return nameOf(c.names, u) }
+
+// wellKnownURL is the issuer's discovery document URL.
+func wellKnownURL(issuer string) string {
+	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+}
+
+// discover fetches and checks the discovery document. Its request's
+// event.ProviderCall carries the error that made the document unusable,
+// if any, even when the provider answered 200: an HTML page or another
+// issuer is a configuration mistake that an operator must see.
+func discover(ctx context.Context, hc *http.Client, issuer string, multiTenant bool) (m *Metadata, err error) {
+	ctx, held := holdCalls(ctx)
+	defer func() { held.release(err) }()
+	wellKnown := wellKnownURL(issuer)
 	resp, err := get(ctx, hc, wellKnown, "application/json", nil)
 	if err != nil {
 		return nil, err
@@ -249,8 +271,8 @@ func discover(ctx context.Context, hc *http.Client, issuer string, multiTenant b
 	if resp.status != http.StatusOK {
 		return nil, fmt.Errorf("%w: %s answered HTTP %d", ErrDiscovery, wellKnown, resp.status)
 	}
-	var m Metadata
-	if err := json.Unmarshal(resp.body, &m); err != nil {
+	m = new(Metadata)
+	if err := json.Unmarshal(resp.body, m); err != nil {
 		if ct := resp.header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") ||
 			bytes.HasPrefix(bytes.TrimSpace(resp.body), []byte("<")) {
 			// A login page, a proxy's or a web server's page: the issuer
@@ -262,7 +284,7 @@ func discover(ctx context.Context, hc *http.Client, issuer string, multiTenant b
 	if m.Issuer != issuer && !(multiTenant && strings.Contains(m.Issuer, tenantPlaceholder)) {
 		return nil, fmt.Errorf("%w: configured %q, document says %q", ErrIssuerMismatch, issuer, m.Issuer)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // response is a provider's answer, read whole (at most maxResponseBytes).
@@ -306,18 +328,32 @@ func do(hc *http.Client, req *http.Request) (*response, error) {
 		return nil, unavailable(err)
 	}
 	if len(body) > maxResponseBytes {
-		return nil, fmt.Errorf("rp: response from %s exceeds %d bytes", req.URL.Redacted(), maxResponseBytes)
+		return nil, fmt.Errorf("rp: response from %s exceeds %d bytes", safeURL(req.URL), maxResponseBytes)
 	}
 	if resp.StatusCode >= 500 {
-		return nil, fmt.Errorf("%w: %s answered HTTP %d", ErrProviderUnavailable, req.URL.Redacted(), resp.StatusCode)
+		return nil, fmt.Errorf("%w: %s answered HTTP %d", ErrProviderUnavailable, safeURL(req.URL), resp.StatusCode)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }
 
 // unavailable wraps a transport error. The cause (a timeout, a refused
-// connection, a cancelled context) stays reachable with errors.Is/As.
+// connection, a cancelled context) stays reachable with errors.Is/As; the
+// URL of a *url.Error loses its query and user info (safeURL).
 func unavailable(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			err = &url.Error{Op: ue.Op, URL: safeURL(u), Err: ue.Err}
+		}
+	}
 	return fmt.Errorf("%w: %w", ErrProviderUnavailable, err)
+}
+
+// safeURL is u for an error message: without user info, query or fragment,
+// which may carry credentials (an API key in a JWKS URL's query, say).
+func safeURL(u *url.URL) string {
+	v := *u
+	v.User, v.RawQuery, v.ForceQuery, v.Fragment, v.RawFragment = nil, "", false, "", ""
+	return v.String()
 }
 
 func checkIssuer(issuer string, allowHTTP bool) error {
@@ -480,57 +516,6 @@ func pickAuthMethod(cfg Config, advertised []string) (AuthMethod, error) {
 		return "", fmt.Errorf("%w: unknown AuthMethod %q", ErrConfig, m)
 	}
 	return m, nil
-}
-
-// deadlineTransport gives each request it carries a deadline timeout from
-// now, unless its context carries one of deadlineTransport's already (do
-// sets it for the whole call, redirects included; x/oauth2's token
-// requests get it here, per request, and c.token follows no redirect).
-// The deadline lasts until the response body is closed, so it bounds the
-// reading of the body too.
-type deadlineTransport struct {
-	base    http.RoundTripper
-	timeout time.Duration
-}
-
-// boundedKey marks a context that deadlineTransport.bound bounded.
-type boundedKey struct{}
-
-// bound returns ctx with the deadline, unless it has it already.
-func (t *deadlineTransport) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx.Value(boundedKey{}) != nil {
-		return ctx, func() {}
-	}
-	cause := fmt.Errorf("rp: no answer from the provider within ProviderTimeout (%s): %w", t.timeout, context.DeadlineExceeded)
-	ctx, cancel := context.WithTimeoutCause(ctx, t.timeout, cause)
-	return context.WithValue(ctx, boundedKey{}, true), cancel
-}
-
-// RoundTrip sends req with the deadline.
-func (t *deadlineTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Context().Value(boundedKey{}) != nil {
-		return t.base.RoundTrip(req)
-	}
-	ctx, cancel := t.bound(req.Context())
-	resp, err := t.base.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
-}
-
-// cancelOnClose releases a request's deadline when its body is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
 }
 
 // withTransport returns a copy of hc whose transport is wrap(hc's transport).

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/rpkit/rpkit/event"
 )
 
 // keySet is the provider's JWKS as rp uses it. go-oidc's RemoteKeySet
@@ -40,12 +42,18 @@ import (
 //     waits.
 //
 // The token is parsed once, by the caller; keySet verifies the parsed JWS.
+//
+// It reports event.JWKSFetched or event.JWKSFetchFailed once per fetch
+// (however many callers share it), and event.JWKSRefetchLimited once per
+// token refused for the cooldown.
 type keySet struct {
 	url      string
 	hc       *http.Client
 	now      func() time.Time
 	cooldown time.Duration // between unknown-kid refetches; 0: none
 	maxAge   time.Duration // of a fetched set
+	observer event.Observer
+	issuer   string
 
 	cur atomic.Pointer[keyCache] // nil until the first fetch succeeds
 
@@ -84,10 +92,12 @@ const (
 	minKeyMaxAge = time.Minute
 )
 
-// newKeySet makes the key set of the JWKS at url. hc bounds each fetch
-// (the Client's deadlineTransport: Config.ProviderTimeout).
-func newKeySet(hc *http.Client, url string, now func() time.Time, cooldown, maxAge time.Duration) *keySet {
-	return &keySet{url: url, hc: hc, now: now, cooldown: max(cooldown, 0), maxAge: maxAge}
+// newKeySet makes the key set of the JWKS at url, with the settings of
+// cfg (defaults applied). hc bounds each fetch (the Client's
+// deadlineTransport: Config.ProviderTimeout).
+func newKeySet(hc *http.Client, url string, cfg Config) *keySet {
+	return &keySet{url: url, hc: hc, now: cfg.Now, cooldown: max(cfg.JWKSRefetchInterval, 0), maxAge: cfg.JWKSMaxAge,
+		observer: cfg.Observer, issuer: cfg.Issuer}
 }
 
 // KeyRetryError reports that no key of the provider's cached key set
@@ -183,7 +193,9 @@ func (s *keySet) verifyUnknown(ctx context.Context, jws *jose.JSONWebSignature, 
 		if seen != nil && s.cooldown > 0 && !s.lastRefetch.IsZero() && now.Before(s.lastRefetch.Add(s.cooldown)) {
 			at := s.lastRefetch.Add(s.cooldown)
 			s.mu.Unlock()
-			return nil, &KeyRetryError{RetryAt: at, RetryAfter: at.Sub(now), Err: fmt.Errorf("%w: key %s", ErrKeyRefetchLimited, describeKey(hdr))}
+			err := &KeyRetryError{RetryAt: at, RetryAfter: at.Sub(now), Err: fmt.Errorf("%w: key %s", ErrKeyRefetchLimited, describeKey(hdr))}
+			event.Emit(ctx, s.observer, event.Event{Kind: event.JWKSRefetchLimited, Issuer: s.issuer, Endpoint: "jwks", Err: err})
+			return nil, err
 		}
 		// The first fetch (seen == nil) does not arm the cooldown: nothing
 		// has been refetched yet. The fetch is shared: it outlives this
@@ -240,9 +252,15 @@ func (s *keySet) startLocked(ctx context.Context, unknownKid bool, start time.Ti
 	return f
 }
 
-// fetch performs f and publishes its outcome.
+// fetch performs f, publishes its outcome and reports it: once, before any
+// caller waiting for f sees it.
 func (s *keySet) fetch(ctx context.Context, f *keyFetch, unknownKid bool, start time.Time) {
+	began := time.Now() // the monotonic clock, for the event's Duration
 	keys, maxAge, err := s.get(ctx)
+	ev := event.Event{Kind: event.JWKSFetched, Issuer: s.issuer, Endpoint: "jwks", Duration: time.Since(began)}
+	if err != nil {
+		ev = event.Event{Kind: event.JWKSFetchFailed, Issuer: s.issuer, Endpoint: "jwks", Err: err}
+	}
 
 	s.mu.Lock()
 	now := s.now()
@@ -269,6 +287,7 @@ func (s *keySet) fetch(ctx context.Context, f *keyFetch, unknownKid bool, start 
 	s.inflight = nil
 	f.err = err
 	s.mu.Unlock()
+	event.Emit(ctx, s.observer, ev)
 	close(f.done)
 }
 
