@@ -38,10 +38,11 @@
 //
 // rpkit.provider.request.duration records each ProviderCall event's
 // Duration, with rpkit.provider.endpoint (Event.Endpoint: "discovery",
-// "token", "jwks", "userinfo", "revocation", "introspection", …) and
-// rpkit.provider.status_class ("1xx" to "5xx" from Event.Status; "error"
-// when no answer came). Its advised bucket boundaries are those the
-// semantic conventions give http.client.request.duration, 5 ms to 10 s.
+// "token", "jwks", "userinfo", "revocation", "introspection"; "other" for
+// a URL that is none of these) and rpkit.provider.status_class ("1xx" to
+// "5xx" from Event.Status; "error" when no answer came). Its advised
+// bucket boundaries are those the semantic conventions give
+// http.client.request.duration, 5 ms to 10 s.
 //
 // rpkit.jwks.fetch.duration records each JWKSFetched event's Duration, and
 // a JWKSFetchFailed event's when it carries one (then with error.type).
