@@ -2,7 +2,6 @@ package backchannel
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rpkit/rpkit/event"
+	"github.com/rpkit/rpkit/internal/httpx"
 	"github.com/rpkit/rpkit/rp"
 	"github.com/rpkit/rpkit/session"
 )
@@ -245,13 +245,11 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err
 		}
 		event.Emit(r.Context(), h.cfg.Observer, event.Event{Kind: kind, Issuer: h.issuer(), Err: err})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
 	code := "invalid_request"
 	if status >= 500 {
 		code = "temporarily_unavailable"
 	}
-	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": describe(err)})
+	httpx.WriteError(w, status, code, describe(err))
 }
 
 // describe names the rule err broke, for the sender: the claim a token

@@ -18,7 +18,6 @@ package frontchannel
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/rpkit/rpkit/event"
 	"github.com/rpkit/rpkit/internal/redact"
+	"github.com/rpkit/rpkit/internal/secure"
 	"github.com/rpkit/rpkit/session"
 )
 
@@ -169,7 +169,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_, hasIss := q["iss"]
 	switch {
-	case hasIss && subtle.ConstantTimeCompare([]byte(iss), []byte(h.cfg.Issuer)) != 1:
+	case hasIss && !secure.Equal(iss, h.cfg.Issuer):
 		h.answer(w, r, http.StatusBadRequest, fmt.Errorf("%w: iss %q is not the issuer", ErrRequest, clip(iss, maxLoggedBytes)))
 		return
 	case !hasIss && sid != "" && !h.cfg.AllowMissingIssuer:

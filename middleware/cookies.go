@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"slices"
 	"strings"
@@ -110,5 +109,3 @@ func (m *Middleware) pruneLoginCookies(w http.ResponseWriter, r *http.Request) {
 		m.clearCookie(w, a.name)
 	}
 }
-
-func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

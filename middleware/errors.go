@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rpkit/rpkit/internal/flight"
+	"github.com/rpkit/rpkit/internal/httpx"
 	"github.com/rpkit/rpkit/rp"
 )
 
@@ -72,13 +72,6 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
 // defaultErrorHandler answers a short, fixed message per status: never the
 // error's text, which is for logs.
 func defaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, _ error) {
@@ -96,7 +89,7 @@ func defaultErrorHandler(w http.ResponseWriter, r *http.Request, status int, _ e
 		msg = http.StatusText(status)
 	}
 	if wantsJSON(r) {
-		writeJSON(w, status, map[string]string{"error": errorCode(status), "error_description": msg})
+		httpx.WriteError(w, status, errorCode(status), msg)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

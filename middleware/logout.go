@@ -13,7 +13,9 @@ import (
 	"strings"
 
 	"github.com/rpkit/rpkit/event"
+	"github.com/rpkit/rpkit/internal/httpx"
 	"github.com/rpkit/rpkit/internal/randid"
+	"github.com/rpkit/rpkit/internal/secure"
 	"github.com/rpkit/rpkit/rp"
 	"github.com/rpkit/rpkit/session"
 )
@@ -104,7 +106,7 @@ func (m *Middleware) logout(w http.ResponseWriter, r *http.Request) {
 			// The page submits it itself: a form POST of fields to action.
 			body["form"] = map[string]any{"method": http.MethodPost, "action": form.Action, "fields": flatten(form.Fields)}
 		}
-		writeJSON(w, http.StatusOK, body)
+		httpx.WriteJSON(w, http.StatusOK, body)
 		return
 	}
 	if form != nil {
@@ -145,7 +147,7 @@ func (m *Middleware) PostLogoutLanding(next http.Handler) http.Handler {
 			return
 		}
 		var want string
-		if m.readCookie(r, m.logoutCookieName(), &want) && want != "" && equal(state, want) {
+		if m.readCookie(r, m.logoutCookieName(), &want) && want != "" && secure.Equal(state, want) {
 			m.clearCookie(w, m.logoutCookieName())
 			r = r.WithContext(context.WithValue(r.Context(), loggedOutKey, true))
 		}
