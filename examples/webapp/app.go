@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -27,20 +25,23 @@ import (
 // app is the example web application: rpkit's middleware around a few
 // pages, optionally with the embedded development provider.
 type app struct {
-	cfg     *config
-	log     *slog.Logger
-	dev     *oidctest.Provider // nil with a real provider
-	client  *rp.Client
-	mw      *middleware.Middleware
-	store   session.Store
-	replay  backchannel.ReplayCache
-	closers []func()
+	cfg *config
+	log *slog.Logger
+	dev *oidctest.Provider // the development provider when this instance serves it
+	// devIssuer is the development provider's issuer, whether this
+	// instance or another serves it; empty with a real provider.
+	devIssuer string
+	client    *rp.Client
+	mw        *middleware.Middleware
+	store     session.Store
+	replay    backchannel.ReplayCache
+	closers   []func()
 }
 
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log}
 	if cfg.Issuer == "" {
-		if err := a.startDevProvider(); err != nil {
+		if err := a.startDevProvider(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -114,37 +115,6 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	return a, nil
-}
-
-// startDevProvider runs oidctest in-process as the development provider,
-// with this app registered as its client and a demo user.
-func (a *app) startDevProvider() error {
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	a.cfg.ClientID = "rpkit-webapp"
-	a.cfg.ClientSecret = base64.RawURLEncoding.EncodeToString(secret)
-	op, err := oidctest.NewProvider(oidctest.Config{
-		Clients: []oidctest.Client{{
-			ID:                     a.cfg.ClientID,
-			Secret:                 a.cfg.ClientSecret,
-			RedirectURIs:           []string{a.cfg.url("/callback")},
-			PostLogoutRedirectURIs: []string{a.cfg.url("/")},
-			BackchannelLogoutURI:   a.cfg.url("/backchannel-logout"),
-			FrontchannelLogoutURI:  a.cfg.url("/frontchannel-logout"),
-		}},
-		Users: []oidctest.User{{Subject: "alice", Claims: map[string]any{
-			"name": "Alice Example", "given_name": "Alice", "email": "alice@example.com", "email_verified": true,
-		}}},
-		AccessTokenTTL: 2 * time.Minute, // short, so a refresh can be watched
-	})
-	if err != nil {
-		return fmt.Errorf("starting the development provider: %w", err)
-	}
-	a.dev = op
-	a.cfg.Issuer = op.Issuer()
-	a.closers = append(a.closers, op.Close)
-	a.log.Info("no OIDC_ISSUER set: started the embedded development provider", "issuer", op.Issuer(), "user", "alice")
-	return nil
 }
 
 func (a *app) close() {

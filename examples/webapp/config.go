@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // config is the app's environment (see the README and the contract in
@@ -22,6 +23,11 @@ type config struct {
 	SessionStore  string   // SESSION_STORE: memory or redis
 	RedisURL      string   // REDIS_URL
 	CookieSecrets [][]byte // COOKIE_SECRETS
+
+	// The development provider, when Issuer is empty.
+	DevProviderAddr   string        // DEV_PROVIDER_ADDR: where instances share it
+	DevAccessTokenTTL time.Duration // DEV_ACCESS_TOKEN_TTL
+	DebugMetrics      bool          // DEBUG_METRICS=1: /debug/metrics with a real provider too
 }
 
 func configFromEnv(getenv func(string) string) (*config, error) {
@@ -59,6 +65,22 @@ func configFromEnv(getenv func(string) string) (*config, error) {
 	default:
 		return nil, fmt.Errorf("SESSION_STORE must be memory or redis, not %q", c.SessionStore)
 	}
+	c.DevProviderAddr = get("DEV_PROVIDER_ADDR", "127.0.0.1:8090")
+	if host, port, err := net.SplitHostPort(c.DevProviderAddr); err != nil || !isLoopbackIP(host) || port == "" {
+		return nil, fmt.Errorf("DEV_PROVIDER_ADDR must be a loopback IP and port such as 127.0.0.1:8090 (port 0: a provider of this instance's own), not %q", c.DevProviderAddr)
+	}
+	ttl, err := time.ParseDuration(get("DEV_ACCESS_TOKEN_TTL", "2m"))
+	if err != nil || ttl <= 0 {
+		return nil, fmt.Errorf("DEV_ACCESS_TOKEN_TTL must be a positive duration such as 2m or 30s, not %q", getenv("DEV_ACCESS_TOKEN_TTL"))
+	}
+	c.DevAccessTokenTTL = ttl
+	switch v := get("DEBUG_METRICS", ""); v {
+	case "", "0", "false":
+	case "1", "true":
+		c.DebugMetrics = true
+	default:
+		return nil, fmt.Errorf("DEBUG_METRICS must be 1 or 0, not %q", v)
+	}
 	if s := getenv("COOKIE_SECRETS"); strings.TrimSpace(s) != "" {
 		for i, entry := range strings.Split(s, ",") {
 			secret, kind := decodeSecret(strings.TrimSpace(entry))
@@ -81,6 +103,15 @@ func hostPort(u *url.URL) string {
 		port = "443"
 	}
 	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// isLoopbackIP reports whether host is a loopback IP address: the
+// development provider listens on nothing else, and its issuer is its
+// address, so a name such as localhost (which may resolve to ::1 or
+// 127.0.0.1) is not accepted.
+func isLoopbackIP(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // url returns the app's URL for path.

@@ -29,6 +29,9 @@ func startApp(t *testing.T, env map[string]string) (*app, string) {
 	if env["APP_URL"] == "" {
 		env["APP_URL"] = base
 	}
+	if env["DEV_PROVIDER_ADDR"] == "" {
+		env["DEV_PROVIDER_ADDR"] = "127.0.0.1:0" // a provider of its own, never a developer's on 8090
+	}
 	cfg, err := configFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +208,17 @@ func TestConfigFromEnv(t *testing.T) {
 		// an APP_URL with a path is refused, not half served
 		{map[string]string{"APP_URL": "http://127.0.0.1:8080/app"}, true},
 		{map[string]string{"APP_URL": "http://127.0.0.1:8080/"}, false},
+		// the development provider stays on a loopback IP
+		{map[string]string{"DEV_PROVIDER_ADDR": "127.0.0.1:0"}, false},
+		{map[string]string{"DEV_PROVIDER_ADDR": "[::1]:8090"}, false},
+		{map[string]string{"DEV_PROVIDER_ADDR": "0.0.0.0:8090"}, true},
+		{map[string]string{"DEV_PROVIDER_ADDR": "localhost:8090"}, true},
+		{map[string]string{"DEV_PROVIDER_ADDR": "8090"}, true},
+		{map[string]string{"DEV_ACCESS_TOKEN_TTL": "5s"}, false},
+		{map[string]string{"DEV_ACCESS_TOKEN_TTL": "5"}, true},
+		{map[string]string{"DEV_ACCESS_TOKEN_TTL": "-1m"}, true},
+		{map[string]string{"DEBUG_METRICS": "1"}, false},
+		{map[string]string{"DEBUG_METRICS": "yes please"}, true},
 	} {
 		_, err := configFromEnv(func(k string) string { return tc.env[k] })
 		if (err != nil) != tc.wantErr {
@@ -213,7 +227,8 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	cfg, _ := configFromEnv(func(string) string { return "" })
 	if cfg.AppURL.String() != "http://127.0.0.1:8080" || cfg.ListenAddr != "127.0.0.1:8080" || cfg.SessionStore != "memory" ||
-		strings.Join(cfg.Scopes, " ") != "openid profile email offline_access" || cfg.RedisURL != "redis://127.0.0.1:6379/0" {
+		strings.Join(cfg.Scopes, " ") != "openid profile email offline_access" || cfg.RedisURL != "redis://127.0.0.1:6379/0" ||
+		cfg.DevProviderAddr != "127.0.0.1:8090" || cfg.DevAccessTokenTTL != 2*time.Minute || cfg.DebugMetrics {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 }
@@ -253,7 +268,7 @@ func TestConfigMessages(t *testing.T) {
 	addr := free.Addr().String()
 	free.Close()
 	cfg, err := configFromEnv(func(k string) string {
-		return map[string]string{"SESSION_STORE": "redis", "REDIS_URL": "redis://" + addr + "/0"}[k]
+		return map[string]string{"SESSION_STORE": "redis", "REDIS_URL": "redis://" + addr + "/0", "DEV_PROVIDER_ADDR": "127.0.0.1:0"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)

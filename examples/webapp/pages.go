@@ -25,7 +25,7 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 </style></head><body>
 <header><h1><a href="/" style="color:inherit;text-decoration:none">rpkit webapp</a></h1>{{if .Session}}<span>{{.Name}} · <form method="post" action="/logout"><button id="logout">Log out</button></form></span>{{end}}</header>
 {{end}}
-{{define "bottom"}}{{if .Dev}}<p class="dev">Development provider: <code>{{.Dev}}</code>. It logs in <b>alice</b> without asking.</p>{{end}}
+{{define "bottom"}}{{if .Dev}}<p class="dev">Development provider: <code>{{.Dev}}</code>{{if not .DevHere}}, served by another instance{{end}}. It logs in <b>alice</b> without asking.</p>{{end}}
 </body></html>{{end}}
 
 {{define "home"}}{{template "top" .}}
@@ -43,14 +43,15 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 <tr><th>Issuer</th><td><code>{{.Session.Issuer}}</code></td></tr>
 <tr><th>Logged in</th><td>{{.Created}}</td></tr>
 <tr><th>Session expires</th><td id="expiry">{{.Expiry}}</td></tr>
-<tr><th>Access token expires</th><td>{{.AccessExpiry}} (refreshed automatically)</td></tr>
+<tr><th>Access token expires</th><td><span id="access-expiry">{{.AccessExpiry}}</span> (refreshed automatically)</td></tr>
 </table>
 <h3>ID token claims</h3>
 <table id="claims">{{range .Claims}}<tr><th>{{.Name}}</th><td><code>{{.Value}}</code></td></tr>{{end}}</table>
 <p><a href="/me">/me as JSON</a></p>
-{{if .Dev}}<div class="dev"><p>Make the development provider end this session, as if you had logged out at the provider:</p>
+{{if .DevHere}}<div class="dev"><p>Make the development provider end this session, as if you had logged out at the provider:</p>
 <form method="post" action="/dev/backchannel-logout"><button id="dev-backchannel">Back-channel logout</button></form>
-<a class="button" id="dev-frontchannel" href="/dev/frontchannel-logout">Front-channel logout</a></div>{{end}}
+<a class="button" id="dev-frontchannel" href="/dev/frontchannel-logout">Front-channel logout</a></div>
+{{else if .Dev}}<p class="dev" id="dev-elsewhere">The buttons that make the development provider end this session are on the profile page of the instance that serves it.</p>{{end}}
 {{template "bottom" .}}{{end}}
 
 {{define "frontchannel"}}{{template "top" .}}
@@ -67,7 +68,8 @@ type pageData struct {
 	LoggedOut    bool
 	Ended        string // "backchannel": the provider ended the session
 	Frame        string // the front-channel iframe's URL
-	Dev          string // the development provider's issuer, if running
+	Dev          string // the development provider's issuer, if one is used
+	DevHere      bool   // this instance serves it: the demo buttons work
 	Created      string
 	Expiry       string
 	AccessExpiry string
@@ -78,9 +80,7 @@ type claim struct{ Name, Value string }
 
 func (a *app) data(r *http.Request) pageData {
 	d := pageData{LoggedOut: middleware.LoggedOut(r.Context()), Ended: r.URL.Query().Get("ended")}
-	if a.dev != nil {
-		d.Dev = a.dev.Issuer()
-	}
+	d.Dev, d.DevHere = a.devIssuer, a.dev != nil
 	s, ok := middleware.SessionFromContext(r.Context())
 	if !ok {
 		return d

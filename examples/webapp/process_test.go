@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -83,7 +84,9 @@ func tryStartProcess(t *testing.T, bin string, env map[string]string) (base, out
 	base = "http://" + ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "APP_URL="+base)
+	// A provider of its own unless env says otherwise: never a
+	// developer's on the default DEV_PROVIDER_ADDR.
+	cmd.Env = append(os.Environ(), "APP_URL="+base, "DEV_PROVIDER_ADDR=127.0.0.1:0")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -200,4 +203,74 @@ func TestTwoProcessesOnRedis(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("logout token replayed to A: %d, want 400", resp.StatusCode)
 	}
+}
+
+// TestTwoProcessesShareTheDevProvider: the README's two-instance setup
+// with the development provider. Two processes over one Redis with the same
+// COOKIE_SECRETS and DEV_PROVIDER_ADDR: A serves the provider, B uses it.
+// Log in through A, then let the access token (two seconds here) expire
+// again and again, using the session through B and through A: each
+// refresh happens at the one provider, and the session survives.
+func TestTwoProcessesShareTheDevProvider(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs two webapp processes")
+	}
+	addr := redistest.Start(t)
+	env := map[string]string{
+		"SESSION_STORE":        "redis",
+		"REDIS_URL":            "redis://" + addr + "/0",
+		"COOKIE_SECRETS":       strings.Repeat("q", 40),
+		"DEV_PROVIDER_ADDR":    freeLoopbackAddr(t),
+		"DEV_ACCESS_TOKEN_TTL": "2s",
+	}
+	a := startProcess(t, env)
+	b := startProcess(t, env)
+	br := newBrowser(t)
+
+	if r := get(t, br.follow, "GET", a+"/login?return_to=/profile", nil); r.status != 200 || r.url.Path != "/profile" ||
+		!strings.Contains(r.body, "http://"+env["DEV_PROVIDER_ADDR"]) {
+		t.Fatalf("login through A: %d at %s", r.status, r.url)
+	}
+	first := accessExpiry(t, get(t, br.single, "GET", b+"/profile", nil))
+	if r := get(t, br.single, "GET", b+"/profile", nil); !strings.Contains(r.body, `id="dev-elsewhere"`) {
+		t.Errorf("B's profile does not say that the provider's buttons are on A")
+	}
+	last := first
+	for i, base := range []string{b, a, b} {
+		time.Sleep(2500 * time.Millisecond) // past the access token's lifetime
+		r := get(t, br.single, "GET", base+"/me", asJSON)
+		if r.status != 200 || !strings.Contains(r.body, `"sub":"alice"`) {
+			t.Fatalf("round %d: /me through %s after the access token expired: %d %s", i+1, base, r.status, r.body)
+		}
+		exp := accessExpiry(t, get(t, br.single, "GET", base+"/profile", nil))
+		if !exp.After(last) {
+			t.Fatalf("round %d: the access token through %s expires %s, not after %s: not refreshed", i+1, base, exp, last)
+		}
+		last = exp
+	}
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address that was free a moment ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// accessExpiry reads the access token's expiry off a profile page.
+func accessExpiry(t *testing.T, r result) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(`<span id="access-expiry">([^<]+)</span>`).FindStringSubmatch(r.body)
+	if r.status != 200 || m == nil {
+		t.Fatalf("profile: %d %.300s", r.status, r.body)
+	}
+	exp, err := time.Parse(time.RFC1123, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
 }

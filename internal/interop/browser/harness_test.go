@@ -162,7 +162,8 @@ func startWebapp(t *testing.T, env map[string]string) *webapp {
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "APP_URL="+a.URL, "LISTEN_ADDR="+a.Addr,
-		"OIDC_ISSUER=", "OIDC_CLIENT_ID=", "OIDC_CLIENT_SECRET=", "SESSION_STORE=memory", "COOKIE_SECRETS=")
+		"OIDC_ISSUER=", "OIDC_CLIENT_ID=", "OIDC_CLIENT_SECRET=", "SESSION_STORE=memory", "COOKIE_SECRETS=",
+		"DEV_PROVIDER_ADDR=127.0.0.1:0") // a development provider of its own, never a developer's on 8090
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
