@@ -21,7 +21,14 @@
 // end_session_endpoint (or answers JSON for single-page apps), even when the
 // local session is already gone. A refresh that fails for any reason but
 // the provider's invalid_grant or a Core 12.2 failure keeps the session for
-// a later try. Errors reach
-// the browser as short 4xx/5xx pages or JSON, never as error text; the full
-// error goes to Config.ErrorHandler and Config.Logger.
+// a later try. Errors reach the browser as short 4xx/5xx pages or JSON,
+// never as error text; the full error goes to Config.ErrorHandler and
+// Config.Logger.
+//
+// Each step of a session's life is reported, once, to Config.Observer (see
+// package event): a login made or refused, a refresh done or failed, and
+// every ending with its reason — the logout route, the idle timeout, the
+// lifetime, a refused refresh, a session of another issuer. The files
+// follow those steps: login.go and callback.go, auth.go (RequireAuth),
+// refresh.go, expiry.go, logout.go, mount.go.
 package middleware
