@@ -33,6 +33,7 @@ type app struct {
 	devIssuer string
 	client    *rp.Client
 	mw        *middleware.Middleware
+	cookies   *session.CookieCodec // the middleware's, also for the banner cookie
 	store     session.Store
 	replay    backchannel.ReplayCache
 	closers   []func()
@@ -95,6 +96,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		a.close()
 		return nil, err
 	}
+	a.cookies = cookies
 	var loginOpts []rp.LoginOption
 	if slices.Contains(cfg.Scopes, "offline_access") {
 		// OpenID Connect Core 11: a request for offline access uses
@@ -109,6 +111,7 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		DefaultReturnTo: "/me",
 		LoginOptions:    loginOpts,
 		Logger:          log,
+		ErrorHandler:    a.errorPage,
 	})
 	if err != nil {
 		a.close()
@@ -193,6 +196,7 @@ func (a *app) devBackchannel(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The development provider could not deliver the logout.", http.StatusBadGateway)
 		return
 	}
+	a.markEnded(w, "backchannel")
 	http.Redirect(w, r, "/?ended=backchannel", http.StatusSeeOther)
 }
 
@@ -207,7 +211,10 @@ func (a *app) devFrontchannel(w http.ResponseWriter, r *http.Request) {
 	}
 	a.dev.EndSession(s.SID)
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; frame-ancestors 'none'")
-	a.renderWith(w, r, "frontchannel", u)
+	a.markEnded(w, "frontchannel")
+	d := a.data(r)
+	d.Frame = u
+	a.renderData(w, r, "frontchannel", d)
 }
 
 // origin returns the scheme://host of a URL.

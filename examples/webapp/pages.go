@@ -19,6 +19,7 @@ body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0
 header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ddd;margin-bottom:1.5rem}
 .note{background:#eef6ee;border:1px solid #9c9;padding:.6rem 1rem;border-radius:.3rem}
 .dev{background:#fff8e6;border:1px solid #e6c46a;padding:.6rem 1rem;border-radius:.3rem;margin-top:1.5rem}
+.problem{background:#fbeeee;border:1px solid #d99;padding:.6rem 1rem;border-radius:.3rem}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{width:11rem;color:#555;font-weight:500}code{word-break:break-all}
 form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radius:.3rem;border:1px solid #888;background:#f4f4f4;cursor:pointer;text-decoration:none;color:#222}
@@ -30,7 +31,8 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 
 {{define "home"}}{{template "top" .}}
 {{if .LoggedOut}}<p class="note" id="logged-out">You have been logged out.</p>{{end}}
-{{if eq .Ended "backchannel"}}<p class="note" id="ended">The provider ended your session: its back-channel logout reached the app.</p>{{end}}
+{{if eq .Ended "backchannel"}}<p class="note" id="ended">The provider ended your session: its back-channel logout reached the app.</p>
+{{else if eq .Ended "frontchannel"}}<p class="note" id="ended">The provider ended your session: its front-channel logout reached the app.</p>{{end}}
 {{if .Session}}<p>You are logged in as <b>{{.Name}}</b>.</p><p><a class="button" href="/profile">Your profile</a></p>
 {{else}}<p>This page is public. Log in to see your profile.</p><p><a class="button" id="login" href="/login?return_to=%2Fprofile">Log in</a></p>{{end}}
 {{template "bottom" .}}{{end}}
@@ -58,7 +60,13 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 <h2>Front-channel logout</h2>
 <p>A provider's logout page loads each application's front-channel logout URL in a hidden iframe. Here it is, visible:</p>
 <iframe id="frontchannel" src="{{.Frame}}" title="front-channel logout" style="width:100%;height:4rem;border:1px dashed #999"></iframe>
-<p>The app found the session by its <code>sid</code>, without cookies. <a class="button" id="check" href="/profile">Check the profile</a></p>
+<p>The app finds the session by its <code>sid</code>, without cookies. Then the provider's page moves on: <a class="button" id="continue" href="/?ended=frontchannel">Continue</a></p>
+{{template "bottom" .}}{{end}}
+
+{{define "error"}}{{template "top" .}}
+<div class="problem" id="problem" data-kind="{{.Problem.Kind}}"><h2 id="problem-title">{{.Problem.Title}}</h2>
+<p id="problem-text">{{.Problem.Text}}</p></div>
+<p><a class="button" id="try-again" href="{{.Problem.Retry}}">Try again</a> <a href="/">Home</a></p>
 {{template "bottom" .}}{{end}}`))
 
 // pageData is what the templates show.
@@ -66,7 +74,8 @@ type pageData struct {
 	Session      *session.Session
 	Name         string
 	LoggedOut    bool
-	Ended        string // "backchannel": the provider ended the session
+	Ended        string // "backchannel", "frontchannel": the provider ended this browser's session
+	Problem      *problem
 	Frame        string // the front-channel iframe's URL
 	Dev          string // the development provider's issuer, if one is used
 	DevHere      bool   // this instance serves it: the demo buttons work
@@ -79,7 +88,7 @@ type pageData struct {
 type claim struct{ Name, Value string }
 
 func (a *app) data(r *http.Request) pageData {
-	d := pageData{LoggedOut: middleware.LoggedOut(r.Context()), Ended: r.URL.Query().Get("ended")}
+	d := pageData{LoggedOut: middleware.LoggedOut(r.Context())}
 	d.Dev, d.DevHere = a.devIssuer, a.dev != nil
 	s, ok := middleware.SessionFromContext(r.Context())
 	if !ok {
@@ -111,13 +120,11 @@ func (a *app) data(r *http.Request) pageData {
 }
 
 func (a *app) render(w http.ResponseWriter, r *http.Request, page string) {
-	a.renderWith(w, r, page, "")
+	a.renderData(w, r, page, a.data(r))
 }
 
-// renderWith renders page, with frame as the front-channel iframe's URL.
-func (a *app) renderWith(w http.ResponseWriter, r *http.Request, page, frame string) {
-	d := a.data(r)
-	d.Frame = frame
+// renderData renders page with d.
+func (a *app) renderData(w http.ResponseWriter, r *http.Request, page string, d pageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := pages.ExecuteTemplate(w, page, d); err != nil {
@@ -126,7 +133,13 @@ func (a *app) renderWith(w http.ResponseWriter, r *http.Request, page, frame str
 }
 
 // home is GET /: public, and the landing page after a logout.
-func (a *app) home(w http.ResponseWriter, r *http.Request) { a.render(w, r, "home") }
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	d := a.data(r)
+	if d.Session == nil {
+		d.Ended = a.takeEnded(w, r)
+	}
+	a.renderData(w, r, "home", d)
+}
 
 // profile is GET /profile: the claims and the session's times.
 func (a *app) profile(w http.ResponseWriter, r *http.Request) { a.render(w, r, "profile") }
