@@ -71,8 +71,12 @@ func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values
 	if c.cfg.Now().Sub(st.Created) > c.cfg.LoginTimeout {
 		return nil, fmt.Errorf("%w: started at %s", ErrLoginExpired, st.Created.Format(time.RFC3339))
 	}
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// RFC 9207: the iss parameter defends against mix-up attacks.
-	if iss, ok := params["iss"]; ok || c.meta.AuthorizationResponseIssParameterSupported {
+	if iss, ok := params["iss"]; ok || p.meta.AuthorizationResponseIssParameterSupported {
 		if !ok || iss[0] != c.cfg.Issuer {
 			return nil, fmt.Errorf("%w: authorization response iss %q", ErrIssuer, params.Get("iss"))
 		}
@@ -90,7 +94,7 @@ func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values
 		return nil, fmt.Errorf("%w: no code", ErrInvalidCallback)
 	}
 
-	tok, err := c.oauth2.Exchange(c.tokenContext(ctx), code, oauth2.VerifierOption(string(st.Verifier)))
+	tok, err := p.oauth2.Exchange(tokenContext(ctx, p), code, oauth2.VerifierOption(string(st.Verifier)))
 	if err != nil {
 		return nil, c.tokenError(err)
 	}
@@ -101,7 +105,7 @@ func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values
 	if raw == "" {
 		return nil, ErrMissingIDToken
 	}
-	claims, err := c.verifyIDToken(ctx, raw, idCheck{nonce: st.Nonce, maxAge: st.MaxAge, accessToken: tok.AccessToken})
+	claims, err := c.verifyIDToken(ctx, p, raw, idCheck{nonce: st.Nonce, maxAge: st.MaxAge, accessToken: tok.AccessToken})
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +150,8 @@ func (c *Client) tokensFrom(tok *oauth2.Token, rawID string, claims *IDClaims) *
 }
 
 // tokenContext carries the authenticating HTTP client to x/oauth2.
-func (c *Client) tokenContext(ctx context.Context) context.Context {
-	return oidc.ClientContext(ctx, c.token)
+func tokenContext(ctx context.Context, p *provider) context.Context {
+	return oidc.ClientContext(ctx, p.token)
 }
 
 // tokenError classifies an error from x/oauth2's token requests: an HTTP

@@ -52,27 +52,26 @@ type Metadata struct {
 // Client talks to one OpenID Provider on behalf of one registered client. It
 // holds no per-user state and is safe for concurrent use. Build it with [New].
 type Client struct {
-	cfg    Config // defaults applied
-	meta   Metadata
-	method AuthMethod
-	algs   []jose.SignatureAlgorithm // allowed for ID and logout tokens
-
-	// http and token bound each request by cfg.ProviderTimeout
-	// (deadlineTransport).
-	http  *http.Client // plain requests (discovery, userinfo, JWKS)
-	token *http.Client // requests that carry client authentication
-	keys  *keySet      // the provider's JWKS (keyset.go)
-
-	tenantIssuer string // with Config.MultiTenant: the iss template
-	oauth2       oauth2.Config
-	names        []namedEndpoint // the endpoints rp calls, for events
+	cfg Config // defaults applied
+	// http bounds each request by cfg.ProviderTimeout and reports it
+	// (deadlineTransport): discovery, userinfo, the JWKS.
+	http *http.Client
+	// d holds what discovery settled, published at once when it is done
+	// (in New, or later with Config.LazyDiscovery). A pointer, so that the
+	// copies the value-receiver Format methods make share it.
+	d *discovery
 }
 
 // New builds a Client: it validates cfg, fetches the discovery document
 // (unless cfg.SkipDiscovery) and settles the algorithm allow-list and the
-// client authentication method. ctx bounds the discovery request only.
-// A bad issuer URL, an unreachable provider or a malformed document is an
-// error here, never later.
+// client authentication method. A bad issuer URL, an unreachable provider
+// or a malformed document is an error here, never later — unless
+// cfg.LazyDiscovery defers discovery, in which case New checks only what
+// needs no network, returns at once and discovers in the background.
+//
+// Without LazyDiscovery, ctx bounds the discovery request only. With it,
+// ctx bounds the background attempts: they stop when ctx is done (see
+// Config.LazyDiscovery).
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err := checkIssuer(cfg.Issuer, cfg.AllowHTTPIssuer); err != nil {
 		return nil, err
@@ -122,37 +121,108 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	case cfg.JWKSMaxAge < 0:
 		return nil, fmt.Errorf("%w: JWKSMaxAge is negative", ErrConfig)
 	}
-
-	// Every request to the provider gets a deadline, whatever the
-	// HTTPClient's own Timeout (none, in a custom client, is common): a
-	// provider that accepts the connection and never answers must not hold
-	// a callback, a refresh or a key fetch forever.
-	// It reports each request as an event.ProviderCall, naming the
-	// endpoint from c.names.
-	c := &Client{cfg: cfg, names: endpointList(cfg.Issuer, nil)}
-	bounded := func(base http.RoundTripper) http.RoundTripper {
-		return &deadlineTransport{base: base, timeout: cfg.ProviderTimeout,
-			observer: cfg.Observer, issuer: cfg.Issuer, name: c.endpointName}
+	if err := checkOffline(cfg); err != nil {
+		return nil, err
 	}
-	hc := withTransport(cfg.HTTPClient, bounded)
-	c.http = hc
 
-	var meta Metadata
-	if !cfg.SkipDiscovery {
-		m, err := discover(ctx, hc, cfg.Issuer, cfg.MultiTenant != nil)
+	c := &Client{cfg: cfg, d: newDiscovery()}
+	c.http = withTransport(cfg.HTTPClient, c.bounded)
+	switch {
+	case cfg.SkipDiscovery:
+		p, err := c.settle(Metadata{})
 		if err != nil {
 			return nil, err
 		}
-		meta = *m
+		c.d.publish(p)
+	case cfg.LazyDiscovery:
+		c.d.background(ctx, c)
+	default:
+		p, err := c.discover(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.d.publish(p)
 	}
+	return c, nil
+}
+
+// bounded wraps base in the transport every request to the provider goes
+// through: a deadline, whatever the HTTPClient's own Timeout (none, in a
+// custom client, is common), so that a provider that accepts the
+// connection and never answers holds no callback, refresh or key fetch
+// forever; and an event.ProviderCall per request.
+func (c *Client) bounded(base http.RoundTripper) http.RoundTripper {
+	return &deadlineTransport{base: base, timeout: c.cfg.ProviderTimeout,
+		observer: c.cfg.Observer, issuer: c.cfg.Issuer, name: c.endpointName}
+}
+
+// checkOffline checks what of cfg can be checked without the provider's
+// metadata, so that a client with LazyDiscovery fails in New for every
+// mistake it can: the configured algorithms, authentication method and
+// key, the multi-tenant policy, the endpoint overrides.
+func checkOffline(cfg Config) error {
+	if _, err := allowedAlgs(cfg.SigningAlgs, nil, len(cfg.ClientSecret)); err != nil {
+		return err
+	}
+	method, err := pickAuthMethod(cfg, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := newClientAuth(cfg, method); err != nil {
+		return err
+	}
+	if mt := cfg.MultiTenant; mt != nil {
+		if mt.IssuerTemplate != "" && !strings.Contains(mt.IssuerTemplate, tenantPlaceholder) {
+			return fmt.Errorf("%w: MultiTenant: issuer template %q has no %s", ErrConfig, mt.IssuerTemplate, tenantPlaceholder)
+		}
+		if len(mt.Tenants) == 0 && !mt.AnyTenant {
+			return fmt.Errorf("%w: MultiTenant: list the Tenants to accept, or set AnyTenant", ErrConfig)
+		}
+	}
+	e := cfg.Endpoints
+	for _, v := range []struct{ name, value string }{
+		{"Authorization", e.Authorization}, {"Token", e.Token}, {"UserInfo", e.UserInfo}, {"JWKS", e.JWKS},
+		{"EndSession", e.EndSession}, {"Revocation", e.Revocation}, {"Introspection", e.Introspection},
+	} {
+		if v.value == "" {
+			continue
+		}
+		u, err := url.Parse(v.value)
+		if err == nil {
+			err = checkURL("Endpoints."+v.name, u, cfg.AllowHTTPIssuer)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrDiscovery, err)
+		}
+	}
+	return nil
+}
+
+// discover fetches the discovery document and settles what it decides. The
+// request's event.ProviderCall carries the error that made the answer
+// unusable, if any, even when the provider answered 200: an HTML page,
+// another issuer or no algorithm in common is a configuration mistake
+// that an operator must see.
+func (c *Client) discover(ctx context.Context) (p *provider, err error) {
+	ctx, held := holdCalls(ctx)
+	defer func() { held.release(err) }()
+	m, err := fetchMetadata(ctx, c.http, c.cfg.Issuer, c.cfg.MultiTenant != nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.settle(*m)
+}
+
+// settle makes the provider state of meta, the discovery document (zero
+// with SkipDiscovery): Config.Endpoints applied, the algorithm allow-list,
+// the authentication method, the key set, the x/oauth2 configuration.
+func (c *Client) settle(meta Metadata) (*provider, error) {
+	cfg := c.cfg
 	var tenantIssuer string // the template of a multi-tenant issuer
 	if mt := cfg.MultiTenant; mt != nil {
 		tenantIssuer = cmp.Or(mt.IssuerTemplate, meta.Issuer)
 		if !strings.Contains(tenantIssuer, tenantPlaceholder) {
 			return nil, fmt.Errorf("%w: MultiTenant: issuer template %q has no %s", ErrConfig, tenantIssuer, tenantPlaceholder)
-		}
-		if len(mt.Tenants) == 0 && !mt.AnyTenant {
-			return nil, fmt.Errorf("%w: MultiTenant: list the Tenants to accept, or set AnyTenant", ErrConfig)
 		}
 	}
 	meta.Issuer = cfg.Issuer
@@ -170,26 +240,25 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 
-	c.meta, c.tenantIssuer = meta, tenantIssuer
-	c.names = endpointList(cfg.Issuer, &meta)
+	p := &provider{meta: meta, tenantIssuer: tenantIssuer, names: endpointList(cfg.Issuer, &meta)}
 	var err error
-	if c.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, len(cfg.ClientSecret)); err != nil {
+	if p.algs, err = allowedAlgs(cfg.SigningAlgs, meta.IDTokenSigningAlgs, len(cfg.ClientSecret)); err != nil {
 		return nil, err
 	}
-	if c.method, err = pickAuthMethod(cfg, meta.TokenEndpointAuthMethods); err != nil {
+	if p.method, err = pickAuthMethod(cfg, meta.TokenEndpointAuthMethods); err != nil {
 		return nil, err
 	}
-	auth, err := newClientAuth(c)
+	auth, err := newClientAuth(cfg, p.method)
 	if err != nil {
 		return nil, err
 	}
-	c.token = withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
-		return bounded(&authTransport{base: base, auth: auth})
+	p.token = withTransport(cfg.HTTPClient, func(base http.RoundTripper) http.RoundTripper {
+		return c.bounded(&authTransport{base: base, auth: auth})
 	})
 	// Credentials are added per hop by the transport: never follow a
 	// redirect with them; a 3xx is the provider's answer.
-	c.token.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c.keys = newKeySet(hc, meta.JWKSURI, cfg)
+	p.token.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p.keys = newKeySet(c.http, meta.JWKSURI, cfg)
 
 	scopes := []string{oidc.ScopeOpenID}
 	for _, s := range cfg.Scopes {
@@ -197,11 +266,11 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			scopes = append(scopes, s)
 		}
 	}
-	c.oauth2 = oauth2.Config{
+	p.oauth2 = oauth2.Config{
 		ClientID:    cfg.ClientID,
 		RedirectURL: cfg.RedirectURL,
 		Scopes:      scopes,
-		// Client authentication is added by c.token's transport, for every
+		// Client authentication is added by p.token's transport, for every
 		// method alike; x/oauth2 only sends client_id in the body.
 		Endpoint: oauth2.Endpoint{
 			AuthURL:   meta.AuthorizationEndpoint,
@@ -209,12 +278,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
 	}
-	return c, nil
+	return p, nil
 }
 
-// Metadata returns the provider metadata the client uses.
+// Metadata returns the provider metadata the client uses. Before a client
+// with Config.LazyDiscovery has discovered its provider, only Issuer is
+// set ([Client.Discovered] says why).
 func (c *Client) Metadata() Metadata {
-	m := c.meta
+	p := c.d.current()
+	if p == nil {
+		return Metadata{Issuer: c.cfg.Issuer}
+	}
+	m := p.meta
 	m.TokenEndpointAuthMethods = slices.Clone(m.TokenEndpointAuthMethods)
 	m.IDTokenSigningAlgs = slices.Clone(m.IDTokenSigningAlgs)
 	m.CodeChallengeMethods = slices.Clone(m.CodeChallengeMethods)
@@ -223,8 +298,15 @@ func (c *Client) Metadata() Metadata {
 	return m
 }
 
-// AuthMethod returns the client authentication method in use.
-func (c *Client) AuthMethod() AuthMethod { return c.method }
+// AuthMethod returns the client authentication method in use: "" before a
+// client with Config.LazyDiscovery has discovered its provider (the
+// choice may depend on what the provider supports).
+func (c *Client) AuthMethod() AuthMethod {
+	if p := c.d.current(); p != nil {
+		return p.method
+	}
+	return ""
+}
 
 // Observer returns Config.Observer (nil when none was set).
 func (c *Client) Observer() event.Observer { return c.cfg.Observer }
@@ -249,20 +331,20 @@ func override(dst *string, v string) {
 
 // endpointName names the endpoint of a request to the provider, for its
 // event.ProviderCall.
-func (c *Client) endpointName(u *url.URL) string { return nameOf(c.names, u) }
+func (c *Client) endpointName(u *url.URL) string {
+	if p := c.d.current(); p != nil {
+		return nameOf(p.names, u)
+	}
+	return nameOf(endpointList(c.cfg.Issuer, nil), u)
+}
 
 // wellKnownURL is the issuer's discovery document URL.
 func wellKnownURL(issuer string) string {
 	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 }
 
-// discover fetches and checks the discovery document. Its request's
-// event.ProviderCall carries the error that made the document unusable,
-// if any, even when the provider answered 200: an HTML page or another
-// issuer is a configuration mistake that an operator must see.
-func discover(ctx context.Context, hc *http.Client, issuer string, multiTenant bool) (m *Metadata, err error) {
-	ctx, held := holdCalls(ctx)
-	defer func() { held.release(err) }()
+// fetchMetadata fetches and checks the discovery document.
+func fetchMetadata(ctx context.Context, hc *http.Client, issuer string, multiTenant bool) (m *Metadata, err error) {
 	wellKnown := wellKnownURL(issuer)
 	resp, err := get(ctx, hc, wellKnown, "application/json", nil)
 	if err != nil {

@@ -36,30 +36,30 @@ type clientAuth struct {
 	now      func() time.Time
 }
 
-func newClientAuth(c *Client) (*clientAuth, error) {
+func newClientAuth(cfg Config, method AuthMethod) (*clientAuth, error) {
 	a := &clientAuth{
-		method:   c.method,
-		clientID: c.cfg.ClientID,
-		secret:   string(c.cfg.ClientSecret),
-		audience: c.cfg.AssertionAudience,
-		now:      c.cfg.Now,
+		method:   method,
+		clientID: cfg.ClientID,
+		secret:   string(cfg.ClientSecret),
+		audience: cfg.AssertionAudience,
+		now:      cfg.Now,
 	}
 	var key jose.SigningKey
 	switch a.method {
 	case AuthClientSecretJWT:
 		key = jose.SigningKey{Algorithm: jose.HS256, Key: []byte(a.secret)}
 	case AuthPrivateKeyJWT:
-		alg, err := assertionAlg(c.cfg.PrivateKey)
+		alg, err := assertionAlg(cfg.PrivateKey)
 		if err != nil {
 			return nil, err
 		}
-		key = jose.SigningKey{Algorithm: alg, Key: cryptosigner.Opaque(c.cfg.PrivateKey)}
+		key = jose.SigningKey{Algorithm: alg, Key: cryptosigner.Opaque(cfg.PrivateKey)}
 	default:
 		return a, nil
 	}
 	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if c.cfg.PrivateKeyID != "" && a.method == AuthPrivateKeyJWT {
-		opts = opts.WithHeader(jose.HeaderKey("kid"), c.cfg.PrivateKeyID)
+	if cfg.PrivateKeyID != "" && a.method == AuthPrivateKeyJWT {
+		opts = opts.WithHeader(jose.HeaderKey("kid"), cfg.PrivateKeyID)
 	}
 	signer, err := jose.NewSigner(key, opts)
 	if err != nil {

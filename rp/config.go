@@ -154,6 +154,46 @@ type Config struct {
 	// AllowHTTPIssuer accepts an http issuer on a non-loopback host (for
 	// development setups only).
 	AllowHTTPIssuer bool
+	// LazyDiscovery lets an application start while its provider is
+	// unreachable. New then checks everything it can without the network
+	// (the issuer URL, the client's credentials and algorithms, the
+	// endpoint overrides, ...) and returns at once, and the discovery
+	// document is fetched in the background: at once, then after each
+	// failure with a back-off of 1 s doubling up to 1 minute (on the
+	// Now clock), until an attempt succeeds. What discovery settles (the
+	// endpoints, the algorithm allow-list, the authentication method, the
+	// key set) is then published to every call at once.
+	//
+	// Until then every call that needs the provider — StartLogin,
+	// Callback, Refresh, VerifyLogoutToken, EndSessionURL, EndSessionForm,
+	// SignOut, Revoke, Introspect, UserInfo — fails with a
+	// [*DiscoveryRetryError], which matches ErrNotDiscovered and
+	// ErrProviderUnavailable and says when to retry
+	// ([RetryAfterSeconds]). A call that arrives when the back-off allows
+	// an attempt starts one at once and waits for it (within its context;
+	// ProviderTimeout bounds the attempt), so that the first login after
+	// the provider is back succeeds without waiting for the back-off; a
+	// call that arrives while an attempt is in progress, or within the
+	// back-off, fails at once. Metadata and AuthMethod report nothing
+	// discovered meanwhile; [Client.Discovered] reports why the last
+	// attempt failed, for a health check, and [Client.Ready] waits for
+	// discovery.
+	//
+	// A mistake that only discovery reveals (a document from another
+	// issuer, an HTML page at the issuer URL, no signing algorithm in
+	// common) is retried like an outage, and shows in Discovered and in
+	// each attempt's event.ProviderCall, whose Err carries it.
+	//
+	// New's ctx is the lifetime of the background attempts: they stop
+	// when it is done (an attempt in progress finishes first, within
+	// ProviderTimeout), and none is made if it is done already. Calls
+	// still start attempts after that. Pass a context that ends when the
+	// application shuts down, not a request's or a short timeout.
+	//
+	// Zero: New discovers the provider itself and fails when it cannot.
+	// LazyDiscovery has no effect with SkipDiscovery, which needs no
+	// network.
+	LazyDiscovery bool
 
 	// HTTPClient makes every request to the provider. Zero: a client with a
 	// 10-second timeout (never http.DefaultClient).

@@ -5,7 +5,12 @@
 // A [Client] is built once per provider with [New], which performs discovery
 // (or takes static endpoints) and settles the policies every later call uses:
 // the signing-algorithm allow-list, the clock skew and the client
-// authentication method. It is safe for concurrent use.
+// authentication method. It is safe for concurrent use. With
+// Config.LazyDiscovery, New returns before the provider is reached and
+// discovers it in the background with a back-off: until then the calls
+// that need the provider fail with a [*DiscoveryRetryError] (matching
+// [ErrProviderUnavailable]) saying when to retry, and [Client.Discovered]
+// says why the last attempt failed.
 //
 // The calls follow one session's life:
 //
@@ -35,4 +40,9 @@
 // lets a key expire: see Config.JWKSRefetchInterval and Config.JWKSMaxAge
 // for its rules, and [KeyRetryError] for what "try again later" carries.
 // Secrets and tokens are of type [Secret], which never prints its value.
+//
+// Config.Observer receives rp's lifecycle events (package event): one
+// event.ProviderCall per request to the provider (its endpoint's name,
+// status and latency, never a URL or a token), and the key set's
+// event.JWKSFetched, event.JWKSFetchFailed and event.JWKSRefetchLimited.
 package rp

@@ -25,10 +25,14 @@ const (
 // token succeeds, as the RFC says. A provider without a revocation endpoint
 // gives [ErrNoRevocation].
 func (c *Client) Revoke(ctx context.Context, token Secret, hint TokenTypeHint) error {
-	if c.meta.RevocationEndpoint == "" {
+	p, err := c.provider(ctx)
+	if err != nil {
+		return err
+	}
+	if p.meta.RevocationEndpoint == "" {
 		return ErrNoRevocation
 	}
-	_, err := c.postToken(ctx, "revocation", c.meta.RevocationEndpoint, token, hint)
+	_, err = postToken(ctx, p, "revocation", p.meta.RevocationEndpoint, token, hint)
 	return err
 }
 
@@ -60,10 +64,14 @@ func (i *Introspection) Decode(v any) error { return json.Unmarshal(i.raw, v) }
 // token, with the client's authentication. A provider without one gives
 // [ErrNoIntrospection].
 func (c *Client) Introspect(ctx context.Context, token Secret, hint TokenTypeHint) (*Introspection, error) {
-	if c.meta.IntrospectionEndpoint == "" {
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.meta.IntrospectionEndpoint == "" {
 		return nil, ErrNoIntrospection
 	}
-	body, err := c.postToken(ctx, "introspection", c.meta.IntrospectionEndpoint, token, hint)
+	body, err := postToken(ctx, p, "introspection", p.meta.IntrospectionEndpoint, token, hint)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +106,7 @@ func (c *Client) Introspect(ctx context.Context, token Secret, hint TokenTypeHin
 
 // postToken POSTs token (and its hint) to an endpoint that authenticates the
 // client, and returns the 200 body. Other answers become a *ProviderError.
-func (c *Client) postToken(ctx context.Context, endpoint, u string, token Secret, hint TokenTypeHint) ([]byte, error) {
+func postToken(ctx context.Context, p *provider, endpoint, u string, token Secret, hint TokenTypeHint) ([]byte, error) {
 	if token == "" {
 		return nil, fmt.Errorf("rp: %s: empty token", endpoint)
 	}
@@ -112,7 +120,7 @@ func (c *Client) postToken(ctx context.Context, endpoint, u string, token Secret
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := do(c.token, req)
+	resp, err := do(p.token, req)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +253,11 @@ func isTokenChar(c byte) bool {
 // *map[string]any). Signed UserInfo responses (application/jwt) are not
 // supported: the client must not register userinfo_signed_response_alg.
 func (c *Client) UserInfo(ctx context.Context, t *Tokens, dst any) error {
-	if c.meta.UserInfoEndpoint == "" {
+	p, err := c.provider(ctx)
+	if err != nil {
+		return err
+	}
+	if p.meta.UserInfoEndpoint == "" {
 		return ErrNoUserInfo
 	}
 	if t == nil || t.AccessToken == "" {
@@ -258,7 +270,7 @@ func (c *Client) UserInfo(ctx context.Context, t *Tokens, dst any) error {
 			return fmt.Errorf("%w: no ID token to compare with: %w", ErrUserInfoSubject, err)
 		}
 	}
-	resp, err := get(ctx, c.http, c.meta.UserInfoEndpoint, "application/json",
+	resp, err := get(ctx, c.http, p.meta.UserInfoEndpoint, "application/json",
 		http.Header{"Authorization": {"Bearer " + string(t.AccessToken)}})
 	if err != nil {
 		return err

@@ -35,7 +35,8 @@ type EndSessionParams struct {
 // it returns [ErrNoEndSession], and without a hint to a provider that
 // requires one (Config.EndSessionRequiresIDTokenHint) it returns
 // [ErrIDTokenHintRequired]: the caller then ends the session locally only.
-// EndSessionURL does no I/O.
+// EndSessionURL does no I/O, except a discovery attempt as
+// [Client.StartLogin] may make.
 func (c *Client) EndSessionURL(p EndSessionParams) (string, error) {
 	f, err := c.EndSessionForm(p)
 	if err != nil {
@@ -69,13 +70,18 @@ type EndSessionForm struct {
 // the same parameters, checks and errors as [Client.EndSessionURL]. It does
 // no I/O.
 func (c *Client) EndSessionForm(p EndSessionParams) (*EndSessionForm, error) {
-	if c.meta.EndSessionEndpoint == "" {
+	prov, err := c.providerNow()
+	if err != nil {
+		return nil, err
+	}
+	endpoint := prov.meta.EndSessionEndpoint
+	if endpoint == "" {
 		return nil, ErrNoEndSession
 	}
 	if p.IDTokenHint == "" && c.cfg.EndSessionRequiresIDTokenHint {
 		return nil, ErrIDTokenHintRequired
 	}
-	if _, err := url.Parse(c.meta.EndSessionEndpoint); err != nil {
+	if _, err := url.Parse(endpoint); err != nil {
 		return nil, fmt.Errorf("%w: end_session_endpoint: %v", ErrConfig, err)
 	}
 	q := url.Values{}
@@ -118,5 +124,5 @@ func (c *Client) EndSessionForm(p EndSessionParams) (*EndSessionForm, error) {
 	}
 	set("logout_hint", logoutHint)
 	set("ui_locales", strings.Join(p.UILocales, " "))
-	return &EndSessionForm{Action: c.meta.EndSessionEndpoint, Fields: q}, nil
+	return &EndSessionForm{Action: endpoint, Fields: q}, nil
 }

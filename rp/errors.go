@@ -18,8 +18,10 @@ var (
 	// exactly the configured issuer.
 	ErrIssuerMismatch = errors.New("rp: discovery issuer does not match the configured issuer")
 	// ErrProviderUnavailable reports that the provider could not be reached,
-	// timed out or answered with a server error (5xx). The request may be
-	// retried later; nothing was accepted.
+	// timed out or answered with a server error (5xx), or — with
+	// Config.LazyDiscovery — has not been discovered yet (a
+	// [*DiscoveryRetryError], which matches ErrNotDiscovered too). The
+	// request may be retried later; nothing was accepted.
 	ErrProviderUnavailable = errors.New("rp: provider unavailable")
 )
 

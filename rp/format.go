@@ -22,14 +22,14 @@ import (
 func (c Client) String() string {
 	return "rp.Client{Issuer:" + strconv.Quote(c.cfg.Issuer) +
 		" ClientID:" + strconv.Quote(c.cfg.ClientID) +
-		" AuthMethod:" + string(c.method) + "}"
+		" AuthMethod:" + string(c.AuthMethod()) + "}"
 }
 
 // GoString is what %#v prints: the same fields as String, in Go syntax.
 func (c Client) GoString() string {
 	return "rp.Client{Issuer:" + strconv.Quote(c.cfg.Issuer) +
 		", ClientID:" + strconv.Quote(c.cfg.ClientID) +
-		", AuthMethod:" + strconv.Quote(string(c.method)) + "}"
+		", AuthMethod:" + strconv.Quote(string(c.AuthMethod())) + "}"
 }
 
 // Format implements fmt.Formatter, so that no verb (%d, %x, %+v, ...) falls
@@ -44,7 +44,7 @@ func (c Client) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("issuer", c.cfg.Issuer),
 		slog.String("client_id", c.cfg.ClientID),
-		slog.String("auth_method", string(c.method)),
+		slog.String("auth_method", string(c.AuthMethod())),
 	)
 }
 

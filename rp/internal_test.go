@@ -114,7 +114,7 @@ func BenchmarkVerifyIDToken(b *testing.B) {
 		b.Fatal(err)
 	}
 	var pub *rsa.PublicKey
-	for _, k := range c.keys.cur.Load().keys {
+	for _, k := range c.d.current().keys.cur.Load().keys {
 		if k.KeyID == jws.Signatures[0].Protected.KeyID {
 			pub = k.Key.(*rsa.PublicKey)
 		}
@@ -126,7 +126,7 @@ func BenchmarkVerifyIDToken(b *testing.B) {
 	b.Run("impl=rpkit", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := c.verifyIDToken(ctx, raw, chk); err != nil {
+			if _, err := c.verifyIDToken(ctx, c.d.current(), raw, chk); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -14,7 +14,7 @@ import (
 // verifyJWS checks a compact JWS: size, algorithm against the allow-list
 // and signature (HMAC with the client secret, anything else with the
 // provider's key set). It returns the payload and the protected header.
-func (c *Client) verifyJWS(ctx context.Context, raw string) ([]byte, jose.Header, error) {
+func (c *Client) verifyJWS(ctx context.Context, p *provider, raw string) ([]byte, jose.Header, error) {
 	if raw == "" {
 		return nil, jose.Header{}, fmt.Errorf("%w: empty", ErrMalformedToken)
 	}
@@ -27,14 +27,14 @@ func (c *Client) verifyJWS(ctx context.Context, raw string) ([]byte, jose.Header
 	// does not parse) from a malformed token.
 	jws, err := jose.ParseSignedCompact(raw, supportedAlgs)
 	if err != nil {
-		if alg, perr := peekAlg(raw); perr == nil && !slices.Contains(c.algs, jose.SignatureAlgorithm(alg)) {
-			return nil, jose.Header{}, fmt.Errorf("%w: %q (allowed: %q)", ErrAlgorithm, alg, c.algs)
+		if alg, perr := peekAlg(raw); perr == nil && !slices.Contains(p.algs, jose.SignatureAlgorithm(alg)) {
+			return nil, jose.Header{}, fmt.Errorf("%w: %q (allowed: %q)", ErrAlgorithm, alg, p.algs)
 		}
 		return nil, jose.Header{}, fmt.Errorf("%w: %v", ErrMalformedToken, err)
 	}
 	hdr := jws.Signatures[0].Protected
-	if !slices.Contains(c.algs, jose.SignatureAlgorithm(hdr.Algorithm)) {
-		return nil, jose.Header{}, fmt.Errorf("%w: %q (allowed: %q)", ErrAlgorithm, hdr.Algorithm, c.algs)
+	if !slices.Contains(p.algs, jose.SignatureAlgorithm(hdr.Algorithm)) {
+		return nil, jose.Header{}, fmt.Errorf("%w: %q (allowed: %q)", ErrAlgorithm, hdr.Algorithm, p.algs)
 	}
 	if isHMAC(string(hdr.Algorithm)) {
 		payload, err := jws.Verify([]byte(c.cfg.ClientSecret))
@@ -47,7 +47,7 @@ func (c *Client) verifyJWS(ctx context.Context, raw string) ([]byte, jose.Header
 	// the token; ErrKeyRefetchLimited, ErrProviderUnavailable or the
 	// context's error when the keys could not be fetched (now), which
 	// callers answer with "try again later", not "invalid".
-	payload, err := c.keys.verify(ctx, jws)
+	payload, err := p.keys.verify(ctx, jws)
 	if err != nil {
 		return nil, jose.Header{}, err
 	}

@@ -127,14 +127,22 @@ func (e *KeyRetryError) Error() string {
 func (e *KeyRetryError) Unwrap() error { return e.Err }
 
 // RetryAfterSeconds is the whole seconds an HTTP Retry-After header should
-// carry for err: RetryAfter of the [KeyRetryError] err wraps, rounded up, at
-// least 1. ok is false when err wraps none.
+// carry for err: RetryAfter of the [*KeyRetryError] or the
+// [*DiscoveryRetryError] err wraps, rounded up, at least 1. ok is false
+// when err wraps neither.
 func RetryAfterSeconds(err error) (secs int, ok bool) {
-	var re *KeyRetryError
-	if !errors.As(err, &re) {
+	var wait time.Duration
+	var ke *KeyRetryError
+	var de *DiscoveryRetryError
+	switch {
+	case errors.As(err, &ke):
+		wait = ke.RetryAfter
+	case errors.As(err, &de):
+		wait = de.RetryAfter
+	default:
 		return 0, false
 	}
-	secs = int((re.RetryAfter + time.Second - 1) / time.Second)
+	secs = int((wait + time.Second - 1) / time.Second)
 	return max(secs, 1), true
 }
 

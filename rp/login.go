@@ -114,7 +114,10 @@ func WithParam(name, value string) LoginOption {
 
 // StartLogin begins one authorization code flow with PKCE: it returns the
 // URL to send the browser to and the [LoginState] to keep until
-// [Client.Callback]. It does no I/O.
+// [Client.Callback]. It does no I/O — except, with Config.LazyDiscovery
+// before the provider is discovered, one discovery attempt when the
+// back-off allows it (bounded by Config.ProviderTimeout); without the
+// provider it fails with a [*DiscoveryRetryError].
 func (c *Client) StartLogin(opts ...LoginOption) (authURL string, st *LoginState, err error) {
 	req := loginRequest{params: map[string]string{}}
 	for _, o := range opts {
@@ -124,6 +127,10 @@ func (c *Client) StartLogin(opts ...LoginOption) (authURL string, st *LoginState
 		if err := o.apply(&req); err != nil {
 			return "", nil, err
 		}
+	}
+	p, err := c.providerNow()
+	if err != nil {
+		return "", nil, err
 	}
 	st = &LoginState{
 		Verifier: Secret(oauth2.GenerateVerifier()), // 256 bits from crypto/rand
@@ -137,7 +144,7 @@ func (c *Client) StartLogin(opts ...LoginOption) (authURL string, st *LoginState
 		oauth2.SetAuthURLParam("nonce", st.Nonce),
 	}
 	if len(req.scopes) > 0 {
-		scopes := slices.Clone(c.oauth2.Scopes)
+		scopes := slices.Clone(p.oauth2.Scopes)
 		for _, s := range req.scopes {
 			if s != "" && !slices.Contains(scopes, s) {
 				scopes = append(scopes, s)
@@ -148,5 +155,5 @@ func (c *Client) StartLogin(opts ...LoginOption) (authURL string, st *LoginState
 	for k, v := range req.params {
 		authOpts = append(authOpts, oauth2.SetAuthURLParam(k, v))
 	}
-	return c.oauth2.AuthCodeURL(st.State, authOpts...), st, nil
+	return p.oauth2.AuthCodeURL(st.State, authOpts...), st, nil
 }

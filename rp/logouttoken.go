@@ -56,7 +56,11 @@ func (t *LogoutToken) LogValue() slog.Value {
 // AcceptUntil (package backchannel does, with a replay cache). It does no HTTP
 // besides fetching the provider's keys.
 func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
-	payload, hdr, err := c.verifyJWS(ctx, raw)
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	payload, hdr, err := c.verifyJWS(ctx, p, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +88,7 @@ func (c *Client) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToke
 		expiry = cl.IssuedAt.Time.Add(c.cfg.LogoutTokenMaxAge)
 		cl.Expiry = &numericDate{expiry} // checked by checkCommon like an exp
 	}
-	if err := c.checkCommon(cl); err != nil {
+	if err := c.checkCommon(p, cl); err != nil {
 		return nil, err
 	}
 	if cl.Subject == "" && cl.SID == "" {

@@ -32,7 +32,11 @@ func (c *Client) Refresh(ctx context.Context, prev *Tokens) (*Tokens, error) {
 			return nil, err
 		}
 	}
-	src := c.oauth2.TokenSource(c.tokenContext(ctx), &oauth2.Token{RefreshToken: string(prev.RefreshToken)})
+	p, err := c.provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	src := p.oauth2.TokenSource(tokenContext(ctx, p), &oauth2.Token{RefreshToken: string(prev.RefreshToken)})
 	tok, err := src.Token()
 	if err != nil {
 		return nil, c.tokenError(err)
@@ -49,7 +53,7 @@ func (c *Client) Refresh(ctx context.Context, prev *Tokens) (*Tokens, error) {
 	if orig == nil {
 		return nil, fmt.Errorf("%w: refresh returned an ID token but there is no original to compare it with", ErrSubjectChanged)
 	}
-	claims, err := c.verifyIDToken(ctx, raw, idCheck{prev: orig, accessToken: tok.AccessToken})
+	claims, err := c.verifyIDToken(ctx, p, raw, idCheck{prev: orig, accessToken: tok.AccessToken})
 	if err != nil {
 		return nil, err
 	}

@@ -23,8 +23,8 @@ type idCheck struct {
 
 // verifyIDToken runs the ID token checklist (Core 3.1.3.7; with prev set,
 // the refresh rules of Core 12.2).
-func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*IDClaims, error) {
-	payload, hdr, err := c.verifyJWS(ctx, raw)
+func (c *Client) verifyIDToken(ctx context.Context, p *provider, raw string, chk idCheck) (*IDClaims, error) {
+	payload, hdr, err := c.verifyJWS(ctx, p, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*I
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkCommon(cl); err != nil {
+	if err := c.checkCommon(p, cl); err != nil {
 		return nil, err
 	}
 	now, skew := c.cfg.Now(), c.cfg.ClockSkew
@@ -53,15 +53,15 @@ func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*I
 		return nil, fmt.Errorf("%w: auth_time %s is in the future", ErrAuthTime, authTime.Format(time.RFC3339))
 	}
 
-	if p := chk.prev; p != nil { // Core 12.2
-		if cl.Subject != p.Subject {
-			return nil, fmt.Errorf("%w: was %q, now %q", ErrSubjectChanged, p.Subject, cl.Subject)
+	if prev := chk.prev; prev != nil { // Core 12.2
+		if cl.Subject != prev.Subject {
+			return nil, fmt.Errorf("%w: was %q, now %q", ErrSubjectChanged, prev.Subject, cl.Subject)
 		}
 		// Same iss: checkCommon already requires the configured issuer.
-		if cl.Nonce != nil && *cl.Nonce != p.Nonce {
+		if cl.Nonce != nil && *cl.Nonce != prev.Nonce {
 			return nil, fmt.Errorf("%w: refreshed token has a nonce other than the original", ErrNonceMismatch)
 		}
-		if !authTime.IsZero() && !p.AuthTime.IsZero() && !authTime.Equal(p.AuthTime) {
+		if !authTime.IsZero() && !prev.AuthTime.IsZero() && !authTime.Equal(prev.AuthTime) {
 			return nil, fmt.Errorf("%w: refreshed token changed auth_time", ErrAuthTime)
 		}
 	} else {
@@ -93,11 +93,11 @@ func (c *Client) verifyIDToken(ctx context.Context, raw string, chk idCheck) (*I
 
 // checkCommon checks the claims every token from the provider carries the
 // same way: iss, aud, exp and iat.
-func (c *Client) checkCommon(cl *jwtClaims) error {
+func (c *Client) checkCommon(p *provider, cl *jwtClaims) error {
 	now, skew := c.cfg.Now(), c.cfg.ClockSkew
 	switch {
-	case c.tenantIssuer != "":
-		if err := c.checkTenant(cl); err != nil {
+	case p.tenantIssuer != "":
+		if err := c.checkTenant(p, cl); err != nil {
 			return err
 		}
 		cl.Issuer = c.cfg.Issuer
@@ -150,11 +150,11 @@ func equalConstantTime(a, b string) bool {
 
 // checkTenant checks the iss of a multi-tenant issuer's token: the
 // template with its "tid", for an allowed tenant.
-func (c *Client) checkTenant(cl *jwtClaims) error {
+func (c *Client) checkTenant(p *provider, cl *jwtClaims) error {
 	if cl.TenantID == "" || strings.ContainsAny(cl.TenantID, "/?#{}") {
 		return fmt.Errorf("%w: a multi-tenant issuer's token has no usable tid", ErrIssuer)
 	}
-	if want := strings.ReplaceAll(c.tenantIssuer, tenantPlaceholder, cl.TenantID); cl.Issuer != want {
+	if want := strings.ReplaceAll(p.tenantIssuer, tenantPlaceholder, cl.TenantID); cl.Issuer != want {
 		return fmt.Errorf("%w: expected %q for tenant %q, got %q", ErrIssuer, want, cl.TenantID, cl.Issuer)
 	}
 	if mt := c.cfg.MultiTenant; !mt.AnyTenant && !slices.Contains(mt.Tenants, cl.TenantID) {
