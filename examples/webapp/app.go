@@ -34,13 +34,14 @@ type app struct {
 	client    *rp.Client
 	mw        *middleware.Middleware
 	cookies   *session.CookieCodec // the middleware's, also for the banner cookie
+	metrics   *metrics             // every component's event.Observer
 	store     session.Store
 	replay    backchannel.ReplayCache
 	closers   []func()
 }
 
 func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, log: log}
+	a := &app{cfg: cfg, log: log, metrics: newMetrics(log)}
 	if cfg.Issuer == "" {
 		if err := a.startDevProvider(ctx); err != nil {
 			return nil, err
@@ -54,6 +55,9 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		PostLogoutRedirectURL: cfg.url("/"),
 		Scopes:                slices.DeleteFunc(slices.Clone(cfg.Scopes), func(s string) bool { return s == "openid" }),
 		SigningAlgs:           []string{"RS256", "ES256", "PS256"},
+		// The middleware and the back-channel receiver report to the
+		// client's observer too.
+		Observer: a.metrics,
 	})
 	if err != nil {
 		a.close()
@@ -147,7 +151,7 @@ func (a *app) handler() (http.Handler, error) {
 		return nil, err
 	}
 	mux.Handle("/backchannel-logout", bc)
-	fcfg := frontchannel.Config{Issuer: a.cfg.Issuer, Sessions: a.store, Logger: a.log} // sid required: no cookie fallback
+	fcfg := frontchannel.Config{Issuer: a.cfg.Issuer, Sessions: a.store, Logger: a.log, Observer: a.metrics} // sid required: no cookie fallback
 	if a.dev != nil {
 		// The demo page that stands in for the provider's logout page is
 		// the app's own: let it frame the receiver too.
@@ -160,8 +164,16 @@ func (a *app) handler() (http.Handler, error) {
 		return nil, err
 	}
 	mux.Handle("/frontchannel-logout", fc)
+	if a.metricsOn() {
+		mux.Handle("GET /debug/metrics", a.metrics)
+	}
 	return securityHeaders(a.canonicalHost(mux)), nil
 }
+
+// metricsOn reports whether GET /debug/metrics is served: with the
+// development provider, or with DEBUG_METRICS=1. The counters name no user,
+// but they tell anyone how the app is used: a development page.
+func (a *app) metricsOn() bool { return a.devIssuer != "" || a.cfg.DebugMetrics }
 
 // canonicalHost redirects a browser's GET or HEAD that arrived under
 // another host than APP_URL's (http://localhost:8080 for

@@ -18,6 +18,12 @@ import (
 // (APP_URL is set to a free loopback port), and returns its base URL.
 func startApp(t *testing.T, env map[string]string) (*app, string) {
 	t.Helper()
+	return startAppLog(t, env, discard())
+}
+
+// startAppLog is startApp with log as the app's logger.
+func startAppLog(t *testing.T, env map[string]string, log *slog.Logger) (*app, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +42,7 @@ func startApp(t *testing.T, env map[string]string) (*app, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(t.Context(), cfg, discard())
+	a, err := newApp(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 </style></head><body>
 <header><h1><a href="/" style="color:inherit;text-decoration:none">rpkit webapp</a></h1>{{if .Session}}<span>{{.Name}} · <form method="post" action="/logout"><button id="logout">Log out</button></form></span>{{end}}</header>
 {{end}}
-{{define "bottom"}}{{if .Dev}}<p class="dev">Development provider: <code>{{.Dev}}</code>{{if not .DevHere}}, served by another instance{{end}}. It logs in <b>alice</b> without asking.</p>{{end}}
+{{define "bottom"}}{{if .Dev}}<p class="dev">Development provider: <code>{{.Dev}}</code>{{if not .DevHere}}, served by another instance{{end}}. It logs in <b>alice</b> without asking.{{if .Metrics}} The lifecycle's counters: <a href="/debug/metrics" id="metrics">/debug/metrics</a>.{{end}}</p>{{end}}
 </body></html>{{end}}
 
 {{define "home"}}{{template "top" .}}
@@ -79,6 +79,7 @@ type pageData struct {
 	Frame        string // the front-channel iframe's URL
 	Dev          string // the development provider's issuer, if one is used
 	DevHere      bool   // this instance serves it: the demo buttons work
+	Metrics      bool   // GET /debug/metrics is served
 	Created      string
 	Expiry       string
 	AccessExpiry string
@@ -89,7 +90,7 @@ type claim struct{ Name, Value string }
 
 func (a *app) data(r *http.Request) pageData {
 	d := pageData{LoggedOut: middleware.LoggedOut(r.Context())}
-	d.Dev, d.DevHere = a.devIssuer, a.dev != nil
+	d.Dev, d.DevHere, d.Metrics = a.devIssuer, a.dev != nil, a.metricsOn()
 	s, ok := middleware.SessionFromContext(r.Context())
 	if !ok {
 		return d
