@@ -65,8 +65,8 @@ func (a *app) explain(r *http.Request, status int, err error) problem {
 		return problem{"cancelled", "Login cancelled",
 			"You cancelled the login at the identity provider, so you are not logged in.", login}
 	case errors.Is(err, rp.ErrLoginExpired), errors.Is(err, middleware.ErrNoLoginState), errors.Is(err, rp.ErrStateMismatch):
-		return problem{"expired", "The login took too long",
-			fmt.Sprintf("This login was not finished within %s, or was already finished (in another tab, or by going back), so it could not be completed.",
+		return problem{"expired", "The login expired",
+			fmt.Sprintf("It took longer than %s, or it was already finished (in another tab, or by going back), so it could not be completed.",
 				durationWords(a.client.LoginTimeout())), login}
 	case errors.Is(err, session.ErrLoggedOut):
 		return problem{"logged-out", "Logged out while logging in",

@@ -60,7 +60,8 @@ form{display:inline}button,.button{font:inherit;padding:.4rem .9rem;border-radiu
 <h2>Front-channel logout</h2>
 <p>A provider's logout page loads each application's front-channel logout URL in a hidden iframe. Here it is, visible:</p>
 <iframe id="frontchannel" src="{{.Frame}}" title="front-channel logout" style="width:100%;height:4rem;border:1px dashed #999"></iframe>
-<p>The app finds the session by its <code>sid</code>, without cookies. Then the provider's page moves on: <a class="button" id="continue" href="/?ended=frontchannel">Continue</a></p>
+<p>The app finds the session by its <code>sid</code>, without cookies. Then the provider's page moves on:</p>
+<p><a class="button" id="continue" href="/?ended=frontchannel">Continue</a></p>
 {{template "bottom" .}}{{end}}
 
 {{define "error"}}{{template "top" .}}

@@ -41,7 +41,7 @@ func TestErrorPage(t *testing.T) {
 
 	// A callback whose login is gone (already finished, or expired).
 	r = get(t, b.single, "GET", base+"/callback?"+url.Values{"code": {"x"}, "state": {state}}.Encode(), nil)
-	page(t, r, http.StatusBadRequest, "expired", "The login took too long", "10 minutes")
+	page(t, r, http.StatusBadRequest, "expired", "The login expired", "10 minutes")
 
 	// A bad code: the provider's answer is refused.
 	state = startLogin(t, b, base)
