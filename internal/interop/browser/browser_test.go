@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rpkit/rpkit/internal/interop"
+	"github.com/rpkit/rpkit/internal/redact"
 )
 
 // TestDevProvider drives the webapp with its embedded development provider
@@ -25,6 +26,12 @@ func TestDevProvider(t *testing.T) {
 	shots := screenshotDir(t)
 
 	r := runScenario(t, node, scenarioConfig{Scenario: "dev", AppURL: app.URL, Screenshots: shots, Chromium: chromium})
+
+	// A link to the banner, followed by a browser that had no session:
+	// no banner.
+	if st := r.step(t, "stranger-ended-link"); st.IDs["ended"] != "" || strings.Contains(st.Text, "ended your session") {
+		t.Errorf("a stranger following /?ended=backchannel sees the banner:\n%s", st.Text)
+	}
 
 	home := r.step(t, "login1-home")
 	home.contains(t, "This page is public", "Log in")
@@ -102,8 +109,75 @@ func TestDevProvider(t *testing.T) {
 	}
 	r.loggedOutProbes(t, "me-after-frontchannel", "/me")
 	r.loggedOutProbes(t, "profile-after-frontchannel", "/profile")
-	if !regexp.MustCompile(`msg="rpkit: front-channel logout" sid=` + regexp.QuoteMeta(sid3) + ` sessions_ended=1`).MatchString(app.Log.String()) {
+	if !regexp.MustCompile(`msg="rpkit: front-channel logout" sid_hash=` + redact.Hash(sid3) + ` sessions_ended=1`).MatchString(app.Log.String()) {
 		t.Errorf("the app did not log ending one session for the front-channel sid %s:\n%s", sid3, app.Log)
+	}
+	// The demo page's Continue: the home page says what happened, as after
+	// the back-channel button.
+	fcEnded := r.step(t, "frontchannel-ended")
+	if u := fcEnded.path(t); u.Path != "/" || u.Query().Get("ended") != "frontchannel" {
+		t.Errorf("Continue on the front-channel page led to %s, want /?ended=frontchannel", fcEnded.URL)
+	}
+	fcEnded.contains(t, "The provider ended your session: its front-channel logout reached the app.", "Log in")
+	if fcEnded.IDs["ended"] == "" {
+		t.Errorf("home page after the front-channel logout: no #ended banner:\n%s", fcEnded.Text)
+	}
+
+	// A forced failure: the callback loaded again once its login was
+	// done. The app's styled error page says so and offers Try again, which
+	// logs in.
+	replayed := r.step(t, "callback-replayed")
+	if u := replayed.path(t); u.Path != "/callback" {
+		t.Errorf("the replayed callback is at %s", replayed.URL)
+	}
+	if replayed.ProblemKind != "expired" || replayed.IDs["problem-title"] != "The login expired" || replayed.IDs["try-again"] != "Try again" {
+		t.Errorf("error page of a replayed callback: kind %q, ids %v", replayed.ProblemKind, replayed.IDs)
+	}
+	replayed.contains(t, "rpkit webapp", "already finished", "Try again")
+	if strings.Contains(replayed.Text, "rp:") || strings.Contains(replayed.Text, "middleware:") {
+		t.Errorf("the error page shows an error's text:\n%s", replayed.Text)
+	}
+	again := r.step(t, "try-again-profile")
+	if again.path(t).Path != "/profile" || again.IDs["sub"] != "alice" {
+		t.Errorf("Try again led to %s (sub %q), want the profile after a new login", again.URL, again.IDs["sub"])
+	}
+}
+
+// TestCancelAtProvider: the user presses Cancel on node oidc-provider 9's
+// login page. The provider returns error=access_denied to the callback;
+// the app shows its error page, in its own style, saying the login was
+// cancelled, and Try again goes back to the provider's login page.
+func TestCancelAtProvider(t *testing.T) {
+	chromium, node := tools(t)
+	addr := freeAddr(t)
+	appURL := "http://" + addr
+	op := interop.StartProvider(t, interop.ProviderOptions{RedirectURI: appURL + "/callback", PostLogoutRedirectURI: appURL + "/"})
+	app := startWebapp(t, map[string]string{
+		"APP_URL": appURL, "LISTEN_ADDR": addr,
+		"OIDC_ISSUER": op.Issuer, "OIDC_CLIENT_ID": op.ClientID, "OIDC_CLIENT_SECRET": op.ClientSecret,
+	})
+	shots := screenshotDir(t)
+
+	r := runScenario(t, node, scenarioConfig{
+		Scenario: "cancel", AppURL: app.URL, Screenshots: shots, Chromium: chromium,
+		Provider: &scenarioOP{Issuer: op.Issuer},
+	})
+	r.step(t, "provider-login").contains(t, "Sign-in", "Cancel")
+	c := r.step(t, "cancelled")
+	if u := c.path(t); u.Path != "/callback" || u.Query().Get("error") != "access_denied" {
+		t.Errorf("after Cancel the browser is at %s, want the app's callback with error=access_denied", c.URL)
+	}
+	if c.ProblemKind != "cancelled" || c.IDs["problem-title"] != "Login cancelled" || c.IDs["try-again"] != "Try again" {
+		t.Errorf("error page after Cancel: kind %q, ids %v", c.ProblemKind, c.IDs)
+	}
+	c.contains(t, "rpkit webapp", "You cancelled the login at the identity provider", "Try again")
+	if !strings.Contains(app.Log.String(), "access_denied") {
+		t.Errorf("the app did not log the provider's access_denied:\n%s", app.Log)
+	}
+	if again := r.step(t, "try-again-provider"); !strings.HasPrefix(again.URL, op.Issuer+"/interaction/") {
+		t.Errorf("Try again led to %s, want the provider's login page", again.URL)
+	} else {
+		again.contains(t, "Sign-in")
 	}
 }
 
@@ -320,7 +394,7 @@ func TestFrontchannelThirdPartyCookiesBlocked(t *testing.T) {
 	}
 
 	// The session ended anyway: by sid, in the app's store.
-	if !regexp.MustCompile(`msg="rpkit: front-channel logout" sid=` + regexp.QuoteMeta(sid) + ` sessions_ended=1`).MatchString(app.Log.String()) {
+	if !regexp.MustCompile(`msg="rpkit: front-channel logout" sid_hash=` + redact.Hash(sid) + ` sessions_ended=1`).MatchString(app.Log.String()) {
 		t.Errorf("the app did not log ending one session for sid %s:\n%s", sid, app.Log)
 	}
 	after := r.step(t, "app-home-after")

@@ -367,12 +367,13 @@ type scenarioResult struct {
 }
 
 type pageStep struct {
-	Name       string            `json:"name"`
-	URL        string            `json:"url"`
-	Title      string            `json:"title"`
-	Text       string            `json:"text"`
-	IDs        map[string]string `json:"ids"`
-	Screenshot string            `json:"screenshot"`
+	Name        string            `json:"name"`
+	URL         string            `json:"url"`
+	Title       string            `json:"title"`
+	Text        string            `json:"text"`
+	IDs         map[string]string `json:"ids"`
+	ProblemKind string            `json:"problemKind"` // the error page's data-kind
+	Screenshot  string            `json:"screenshot"`
 }
 
 type fetch struct {

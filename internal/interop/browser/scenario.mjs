@@ -9,7 +9,12 @@
 // BROWSER_SCENARIO when there is none:
 //
 //	scenario     "dev"          the embedded development provider: log in, log out,
-//	                            then its back-channel and front-channel buttons
+//	                            then its back-channel and front-channel buttons (each
+//	                            ending on the home page's banner, which a stranger's
+//	                            link does not show), then a callback replayed: the
+//	                            error page and its Try again
+//	             "cancel"       a real provider (node oidc-provider): Cancel on its
+//	                            login page, the app's error page, Try again
 //	             "provider"     a real provider (node oidc-provider): its login and
 //	                            consent pages, then RP-initiated logout through its
 //	                            end-session confirmation
@@ -27,7 +32,8 @@
 //	             app; loaded in a second browser that allows third-party
 //	             cookies, as the control of the experiment
 //
-// The result: {scenario, ok, steps: [{name, url, title, text, ids, screenshot}],
+// The result: {scenario, ok, steps: [{name, url, title, text, ids, problemKind,
+// screenshot}] (problemKind: the error page's data-kind),
 // fetches: [{name, path, accept, status, location, body}], frontchannel:
 // [{url, status, cookies: [{name, sameSite, blockedReasons, exemptionReason}]}],
 // control (the same, from the control browser), console, errors, elapsedMs}.
@@ -46,7 +52,7 @@ try {
   console.error(`scenario.mjs: the configuration must be JSON (argument or BROWSER_SCENARIO): ${err.message}`);
   process.exit(2);
 }
-const scenarios = { dev, provider, frontchannel };
+const scenarios = { dev, provider, frontchannel, cancel };
 if (!scenarios[cfg.scenario] || !cfg.appURL || !cfg.screenshots) {
   console.error(`scenario.mjs: need scenario (${Object.keys(scenarios).join(', ')}), appURL and screenshots`);
   process.exit(2);
@@ -63,7 +69,8 @@ const cleanups = [];
 let currentPage; // the page an error screenshot shows
 
 // ids the app's pages carry (see examples/webapp/pages.go).
-const knownIds = ['login', 'logout', 'logged-out', 'ended', 'sub', 'sid', 'expiry', 'dev-backchannel', 'dev-frontchannel', 'frontchannel', 'check'];
+const knownIds = ['login', 'logout', 'logged-out', 'ended', 'sub', 'sid', 'expiry', 'access-expiry', 'dev-backchannel', 'dev-frontchannel',
+  'dev-elsewhere', 'frontchannel', 'continue', 'metrics', 'problem-title', 'problem-text', 'try-again'];
 
 // launch starts Chromium with a fresh profile. thirdPartyCookies is "block",
 // "allow" or undefined (the build's default); it is written as the profile's
@@ -119,6 +126,8 @@ async function step(page, name) {
     const el = await page.$(`#${id}`);
     if (el) s.ids[id] = (await el.innerText()).trim();
   }
+  const problem = await page.$('#problem');
+  if (problem) s.problemKind = await problem.getAttribute('data-kind');
   await page.screenshot({ path: file, fullPage: true });
   result.steps.push(s);
   return s;
@@ -177,6 +186,9 @@ async function clickAndLoad(page, selector) {
 // without a page of its own.
 async function dev() {
   const { ctx, page } = await launch('dev');
+  // A stranger following a link to the banner: no banner.
+  await page.goto(appURL + '/?ended=backchannel');
+  await step(page, 'stranger-ended-link');
   await appLogin(page, 'login1');
   await probe(ctx, 'me-logged-in', '/me');
 
@@ -199,6 +211,38 @@ async function dev() {
   await step(page, 'frontchannel-page');
   await probe(ctx, 'me-after-frontchannel', '/me');
   await probe(ctx, 'profile-after-frontchannel', '/profile');
+  await clickAndLoad(page, '#continue');
+  await step(page, 'frontchannel-ended');
+
+  // A forced failure: the login's callback loaded again (as Back or a
+  // second tab does), after its login state was used.
+  let callback;
+  const seen = (r) => { if (r.url().startsWith(appURL + '/callback?')) callback = r.url(); };
+  page.on('request', seen);
+  await appLogin(page, 'login4');
+  page.off('request', seen);
+  if (!callback) throw new Error('login4: no callback request seen');
+  await page.goto(callback);
+  await step(page, 'callback-replayed');
+  await clickAndLoad(page, '#try-again');
+  await step(page, 'try-again-profile');
+}
+
+// cancel: a real provider's login page, where the user presses Cancel.
+async function cancel() {
+  const { page } = await launch('cancel');
+  await page.goto(appURL + '/');
+  await step(page, 'home');
+  await clickAndLoad(page, '#login');
+  if (!page.url().startsWith(cfg.provider.issuer)) throw new Error(`Log in led to ${page.url()}, not the provider`);
+  await step(page, 'provider-login');
+  await Promise.all([
+    page.waitForURL((u) => u.origin === appOrigin && u.pathname === '/callback', { waitUntil: 'load' }),
+    page.click('a:has-text("Cancel")'),
+  ]);
+  await step(page, 'cancelled');
+  await clickAndLoad(page, '#try-again');
+  await step(page, 'try-again-provider');
 }
 
 // provider: a real provider's login, consent and end-session pages.
