@@ -13,6 +13,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/rpkit/rpkit/internal/secure"
 )
 
 // Tokens are the verified result of a login or a refresh. Its secrets redact
@@ -65,7 +67,7 @@ func (c *Client) Callback(ctx context.Context, st *LoginState, params url.Values
 			return nil, fmt.Errorf("%w: parameter %q is longer than %d bytes", ErrInvalidCallback, k, maxParamBytes)
 		}
 	}
-	if !equalConstantTime(params.Get("state"), st.State) {
+	if !secure.Equal(params.Get("state"), st.State) {
 		return nil, ErrStateMismatch
 	}
 	if c.cfg.Now().Sub(st.Created) > c.cfg.LoginTimeout {

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/rpkit/rpkit/internal/secure"
 )
 
 // TokenTypeHint tells the revocation or introspection endpoint what kind of
@@ -285,7 +287,7 @@ func (c *Client) UserInfo(ctx context.Context, t *Tokens, dst any) error {
 	if err := json.Unmarshal(payload, &sub); err != nil {
 		return fmt.Errorf("%w: userinfo: %v", ErrTokenResponse, err)
 	}
-	if sub.Subject == nil || !equalConstantTime(*sub.Subject, want.Subject) {
+	if sub.Subject == nil || !secure.Equal(*sub.Subject, want.Subject) {
 		return fmt.Errorf("%w: id token sub %q", ErrUserInfoSubject, want.Subject)
 	}
 	if dst == nil {

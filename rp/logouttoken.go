@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/rpkit/rpkit/internal/redact"
 )
 
 // backchannelLogoutEvent is the events member a logout token must carry.
@@ -35,11 +37,12 @@ type LogoutToken struct {
 // Decode unmarshals all the token's claims into v.
 func (t *LogoutToken) Decode(v any) error { return json.Unmarshal(t.raw, v) }
 
-// LogValue logs the token's identifying claims (a logout token carries no
-// secret, but stays short in logs).
+// LogValue logs the token's identifying claims: iss, sub, jti and a hash of
+// the sid (with the issuer, a sid can end its session through
+// front-channel logout, so logs never carry it).
 func (t *LogoutToken) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("iss", t.Issuer), slog.String("sub", t.Subject),
-		slog.String("sid", t.SID), slog.String("jti", t.JTI))
+		slog.String("sid_hash", redact.Hash(t.SID)), slog.String("jti", t.JTI))
 }
 
 // VerifyLogoutToken verifies a logout token received at a back-channel

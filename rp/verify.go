@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"hash"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rpkit/rpkit/internal/secure"
 )
 
 // idCheck is what one ID token verification compares the token with.
@@ -65,7 +66,7 @@ func (c *Client) verifyIDToken(ctx context.Context, p *provider, raw string, chk
 			return nil, fmt.Errorf("%w: refreshed token changed auth_time", ErrAuthTime)
 		}
 	} else {
-		if cl.Nonce == nil || !equalConstantTime(*cl.Nonce, chk.nonce) {
+		if cl.Nonce == nil || !secure.Equal(*cl.Nonce, chk.nonce) {
 			return nil, ErrNonceMismatch
 		}
 		if chk.maxAge != nil {
@@ -79,7 +80,7 @@ func (c *Client) verifyIDToken(ctx context.Context, p *provider, raw string, chk
 	}
 	if cl.AtHash != "" && chk.accessToken != "" {
 		want, ok := accessTokenHash(string(hdr.Algorithm), chk.accessToken)
-		if !ok || !equalConstantTime(cl.AtHash, want) {
+		if !ok || !secure.Equal(cl.AtHash, want) {
 			return nil, ErrAtHash
 		}
 	}
@@ -142,10 +143,6 @@ func accessTokenHash(alg, accessToken string) (string, bool) {
 	h.Write([]byte(accessToken))
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]), true
-}
-
-func equalConstantTime(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // checkTenant checks the iss of a multi-tenant issuer's token: the
