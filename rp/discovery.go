@@ -198,7 +198,10 @@ func (c *Client) startAttemptLocked(ctx context.Context) *discoveryAttempt {
 // provider returns the discovered provider. Before discovery, a call
 // that finds that the back-off allows an attempt starts one and waits for
 // it (within ctx; ProviderTimeout bounds the attempt), so that the first
-// request after the provider is back succeeds; a call that finds an
+// request after the provider is back succeeds. A call that finds the
+// first attempt in progress (the application has just started) waits for
+// it too, so that the first requests after a start do not fail while the
+// provider answers. Once an attempt has failed, a call that finds an
 // attempt in progress, or the back-off running, fails at once, so that an
 // unresponsive provider holds one request at a time, not all of them. The
 // error is a *DiscoveryRetryError.
@@ -213,9 +216,12 @@ func (c *Client) provider(ctx context.Context) (*provider, error) {
 		return p, nil
 	}
 	var a *discoveryAttempt
-	if d.attempt == nil && !c.cfg.Now().Before(d.retryAt) {
+	switch {
+	case d.attempt == nil && !c.cfg.Now().Before(d.retryAt):
 		// The attempt is shared: it outlives the caller's context.
 		a = c.startAttemptLocked(context.WithoutCancel(ctx))
+	case d.attempt != nil && d.failures == 0:
+		a = d.attempt // the first attempt, at startup
 	}
 	d.mu.Unlock()
 	if a != nil {

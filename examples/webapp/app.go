@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -58,12 +59,17 @@ func newApp(ctx context.Context, cfg *config, log *slog.Logger) (*app, error) {
 		// The middleware and the back-channel receiver report to the
 		// client's observer too.
 		Observer: a.metrics,
+		// Start even while the provider is down: the public pages are
+		// served, logins answer 503 with Retry-After until the provider
+		// has been discovered (retried in the background).
+		LazyDiscovery: true,
 	})
 	if err != nil {
 		a.close()
-		return nil, fmt.Errorf("connecting to the provider %s: %w", cfg.Issuer, err)
+		return nil, fmt.Errorf("the provider's configuration (OIDC_ISSUER %s): %w", cfg.Issuer, err)
 	}
 	a.client = client
+	a.watchDiscovery(ctx)
 
 	switch cfg.SessionStore {
 	case "redis":
@@ -133,14 +139,16 @@ func (a *app) close() {
 // handler returns the app's routes (the contract in the README).
 func (a *app) handler() (http.Handler, error) {
 	mux := http.NewServeMux()
-	routes := a.mw.Routes()
-	p := a.mw.Paths()
-	mux.Handle(p.Login, routes)
-	mux.Handle(p.Callback, routes)
-	mux.Handle(p.Logout, routes)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// 200 as soon as the app serves; the second line says whether
+		// logins can start.
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
+		w.Header().Set("Cache-Control", "no-store")
+		provider := "provider: discovered"
+		if a.client.Discovered() != nil {
+			provider = "provider: not discovered yet (logins answer 503)"
+		}
+		w.Write([]byte("ok\n" + provider + "\n"))
 	})
 	mux.Handle("GET /{$}", a.mw.PostLogoutLanding(a.mw.OptionalAuth(http.HandlerFunc(a.home))))
 	mux.Handle("GET /me", a.mw.RequireAuth(http.HandlerFunc(a.me)))
@@ -150,7 +158,6 @@ func (a *app) handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/backchannel-logout", bc)
 	fcfg := frontchannel.Config{Issuer: a.cfg.Issuer, Sessions: a.store, Logger: a.log, Observer: a.metrics} // sid required: no cookie fallback
 	if a.dev != nil {
 		// The demo page that stands in for the provider's logout page is
@@ -163,11 +170,35 @@ func (a *app) handler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/frontchannel-logout", fc)
+	// /login, /callback, /logout, /backchannel-logout, /frontchannel-logout.
+	if err := a.mw.Mount(mux, middleware.Receivers{BackChannel: bc, FrontChannel: fc}); err != nil {
+		return nil, err
+	}
 	if a.metricsOn() {
 		mux.Handle("GET /debug/metrics", a.metrics)
 	}
 	return securityHeaders(a.canonicalHost(mux)), nil
+}
+
+// watchDiscovery logs, in the background, whether the provider could be
+// discovered: a warning with why while it cannot (an unreachable provider,
+// an issuer URL that names something else), then one line once it is.
+func (a *app) watchDiscovery(ctx context.Context) {
+	ctx, stop := context.WithCancel(ctx)
+	a.closers = append(a.closers, stop)
+	go func() {
+		wait, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := a.client.Ready(wait)
+		cancel()
+		if err == nil {
+			return // discovered at once: nothing to say
+		}
+		a.log.Warn("the provider cannot be discovered yet: logins answer 503 until it can (retried in the background)",
+			"issuer", a.cfg.Issuer, "error", err)
+		if err := a.client.Ready(ctx); err == nil {
+			a.log.Info("the provider is discovered: logins can start", "issuer", a.cfg.Issuer)
+		}
+	}()
 }
 
 // metricsOn reports whether GET /debug/metrics is served: with the
