@@ -17,6 +17,7 @@ import (
 )
 
 func TestStartLogin(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	authURL, st, err := e.c.StartLogin(
 		rp.WithReturnTo("/me"), rp.WithPrompt("login"), rp.WithMaxAge(5*time.Minute),
@@ -74,6 +75,7 @@ func TestStartLogin(t *testing.T) {
 }
 
 func TestStartLoginRefusesReservedParams(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	for _, p := range []string{"state", "nonce", "redirect_uri", "client_id", "code_challenge", "response_type", "scope", "max_age"} {
 		if _, _, err := e.c.StartLogin(rp.WithParam(p, "x")); !errors.Is(err, rp.ErrConfig) {
@@ -83,6 +85,7 @@ func TestStartLoginRefusesReservedParams(t *testing.T) {
 }
 
 func TestCallbackFormPost(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t, rp.WithFormPost())
 	if tok.Claims.Subject != oidctest.DefaultSubject {
@@ -91,6 +94,7 @@ func TestCallbackFormPost(t *testing.T) {
 }
 
 func TestCallbackResult(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	c := tok.Claims
@@ -115,6 +119,7 @@ func TestCallbackResult(t *testing.T) {
 // TestCallbackRequestChecks breaks the authorization response or the login
 // state one way at a time.
 func TestCallbackRequestChecks(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		mangle func(e *env, st *rp.LoginState, p url.Values) (*rp.LoginState, url.Values)
@@ -166,6 +171,7 @@ func TestCallbackRequestChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, nil)
 			st, p := e.authorize(t)
 			st, p = tc.mangle(e, st, p)
@@ -182,6 +188,7 @@ func TestCallbackRequestChecks(t *testing.T) {
 }
 
 func TestCallbackCodeReplay(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	st, p := e.authorize(t)
 	if _, err := e.c.Callback(t.Context(), st, p); err != nil {
@@ -194,6 +201,7 @@ func TestCallbackCodeReplay(t *testing.T) {
 }
 
 func TestCallbackErrorResponse(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	st, _ := e.authorize(t)
 	p := url.Values{"state": {st.State}, "error": {"access_denied"}, "error_description": {"user said no"}, "error_uri": {"https://op.example/e"}}
@@ -210,6 +218,7 @@ func TestCallbackErrorResponse(t *testing.T) {
 
 // TestTokenResponseChecks breaks the token endpoint's answer.
 func TestTokenResponseChecks(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		tamper func(*oidctest.Response)
@@ -226,6 +235,7 @@ func TestTokenResponseChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, nil)
 			e.p.SetResponseHook("token", tc.tamper)
 			_, err := e.login(t)
@@ -235,6 +245,7 @@ func TestTokenResponseChecks(t *testing.T) {
 }
 
 func TestCallbackProviderDown(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	st, p := e.authorize(t)
 	e.p.Close()
@@ -246,6 +257,7 @@ func TestCallbackProviderDown(t *testing.T) {
 // *ProviderError whose message has no response body, and x/oauth2's
 // *RetrieveError stays reachable.
 func TestProviderErrorKeepsRetrieveError(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	e.p.SetResponseHook("token", func(r *oidctest.Response) {
 		r.Status = 400
@@ -271,6 +283,7 @@ func TestProviderErrorKeepsRetrieveError(t *testing.T) {
 // TestAuthorizationResponseIss (RFC 9207): when the provider advertises the
 // iss parameter, a response without it, or with another, is refused.
 func TestAuthorizationResponseIss(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		mangle func(url.Values)
@@ -281,6 +294,7 @@ func TestAuthorizationResponseIss(t *testing.T) {
 		{"another issuer", func(p url.Values) { p.Set("iss", "https://evil.example") }, rp.ErrIssuer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, func(c *oidctest.Config) { c.AuthorizationResponseIss = true }, nil)
 			st, p := e.authorize(t)
 			if p.Get("iss") != e.p.Issuer() {
@@ -296,6 +310,7 @@ func TestAuthorizationResponseIss(t *testing.T) {
 // TestIncompleteLoginState: a login state missing its nonce or verifier
 // is no login state.
 func TestIncompleteLoginState(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	for _, mangle := range []func(*rp.LoginState){
 		func(s *rp.LoginState) { s.State = "" },
@@ -316,6 +331,7 @@ func TestIncompleteLoginState(t *testing.T) {
 // endpoint is not followed, so the client's credentials never reach
 // another host.
 func TestTokenEndpointRedirectKeepsCredentials(t *testing.T) {
+	t.Parallel()
 	var leaked atomic.Int32
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		leaked.Add(1)
@@ -339,6 +355,7 @@ func TestTokenEndpointRedirectKeepsCredentials(t *testing.T) {
 // TestOversizedIDToken: a token past the size limit is refused before any
 // parsing.
 func TestOversizedIDToken(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["padding"] = strings.Repeat("a", 70<<10) })
 	_, err := e.login(t)

@@ -16,6 +16,7 @@ import (
 )
 
 func TestDiscoveryMetadata(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	m := e.c.Metadata()
 	iss := e.p.Issuer()
@@ -30,6 +31,7 @@ func TestDiscoveryMetadata(t *testing.T) {
 }
 
 func TestDiscoveryErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		tamper func(*oidctest.Response)
@@ -51,6 +53,7 @@ func TestDiscoveryErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			p := oidctest.Start(t, oidctest.Config{})
 			p.SetResponseHook("discovery", tc.tamper)
 			_, err := rp.New(t.Context(), clientConfig(p, newClock(), nil))
@@ -76,6 +79,7 @@ func TestProviderUnreachable(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	for _, cfg := range []rp.Config{
 		{ClientID: "x"},
 		{Issuer: "://bad", ClientID: "x"},
@@ -97,6 +101,7 @@ func TestConfigErrors(t *testing.T) {
 
 // TestStaticEndpoints: a provider without discovery, configured by hand.
 func TestStaticEndpoints(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	p := oidctest.Start(t, oidctest.Config{Now: clk.Now})
 	iss := p.Issuer()
@@ -124,6 +129,7 @@ func TestStaticEndpoints(t *testing.T) {
 
 // TestEndpointOverride fills in what discovery leaves out.
 func TestEndpointOverride(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	p := oidctest.Start(t, oidctest.Config{Now: clk.Now, NoEndSession: true})
 	c, err := rp.New(t.Context(), clientConfig(p, clk, func(c *rp.Config) {
@@ -139,6 +145,7 @@ func TestEndpointOverride(t *testing.T) {
 }
 
 func TestEndSessionURL(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	e.clk.Advance(48 * time.Hour) // an expired ID token is still a valid hint
@@ -192,6 +199,7 @@ func TestEndSessionURL(t *testing.T) {
 }
 
 func TestEndSessionURLDefaults(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	u, err := e.c.EndSessionURL(rp.EndSessionParams{})
 	if err != nil {
@@ -213,6 +221,7 @@ func TestEndSessionURLDefaults(t *testing.T) {
 }
 
 func TestNoEndSession(t *testing.T) {
+	t.Parallel()
 	e := setup(t, func(c *oidctest.Config) { c.NoEndSession = true }, nil)
 	_, err := e.c.EndSessionURL(rp.EndSessionParams{State: "s"})
 	if !errors.Is(err, rp.ErrNoEndSession) || !errors.Is(err, errors.ErrUnsupported) {
@@ -222,6 +231,7 @@ func TestNoEndSession(t *testing.T) {
 
 // TestSecretsRedacted: no token or secret reaches fmt or slog output.
 func TestSecretsRedacted(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	_, st, _ := e.c.StartLogin()

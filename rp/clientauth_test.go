@@ -16,6 +16,7 @@ import (
 // introspection with each client authentication method against oidctest,
 // which enforces the client's registered method.
 func TestClientAuthMethods(t *testing.T) {
+	t.Parallel()
 	rsaPriv := rsaKey(t)
 	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -76,6 +77,7 @@ func firstWord(s string) string {
 // TestClientAuthRejected: the provider refuses a wrong secret or an
 // assertion signed with the wrong key, and rp reports invalid_client.
 func TestClientAuthRejected(t *testing.T) {
+	t.Parallel()
 	registered := rsaKey(t)
 	other := rsaKey(t)
 	tests := []struct {
@@ -102,6 +104,7 @@ func TestClientAuthRejected(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, func(c *oidctest.Config) { c.Clients = []oidctest.Client{tc.client} }, func(c *rp.Config) {
 				c.ClientID = "app"
 				tc.cfg(c)
@@ -115,6 +118,7 @@ func TestClientAuthRejected(t *testing.T) {
 }
 
 func TestAuthMethodDefault(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		advertised []string
 		secret     rp.Secret

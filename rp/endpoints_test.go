@@ -10,6 +10,7 @@ import (
 )
 
 func TestUserInfo(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		tamper func(*oidctest.Response)
@@ -23,6 +24,7 @@ func TestUserInfo(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, nil)
 			tok := e.mustLogin(t)
 			if tc.tamper != nil {
@@ -39,6 +41,7 @@ func TestUserInfo(t *testing.T) {
 }
 
 func TestUserInfoErrors(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	if err := e.c.Revoke(t.Context(), tok.AccessToken, rp.HintAccessToken); err != nil {
@@ -55,6 +58,7 @@ func TestUserInfoErrors(t *testing.T) {
 }
 
 func TestRevokeAndIntrospect(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 
@@ -90,6 +94,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 }
 
 func TestIntrospectionResponseChecks(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	e.p.SetResponseHook("introspection", func(r *oidctest.Response) { r.Body["active"] = "yes" })
@@ -101,6 +106,7 @@ func TestIntrospectionResponseChecks(t *testing.T) {
 }
 
 func TestNoRevocationOrIntrospection(t *testing.T) {
+	t.Parallel()
 	e := setup(t, func(c *oidctest.Config) { c.NoRevocation, c.NoIntrospection = true, true }, nil)
 	tok := e.mustLogin(t)
 	wantErr(t, e.c.Revoke(t.Context(), tok.RefreshToken, ""), rp.ErrNoRevocation)
@@ -111,6 +117,7 @@ func TestNoRevocationOrIntrospection(t *testing.T) {
 // TestUserInfoBearerError: an RFC 6750 error in WWW-Authenticate (no JSON
 // body) keeps its fields.
 func TestUserInfoBearerError(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	e.p.SetResponseHook("userinfo", func(r *oidctest.Response) {
@@ -130,6 +137,7 @@ func TestUserInfoBearerError(t *testing.T) {
 // (Okta's descriptions), several challenges in one header, any case — and
 // RFC 6750's codes have their sentinels.
 func TestUserInfoWWWAuthenticate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, header      string
 		code, description string
@@ -152,6 +160,7 @@ func TestUserInfoWWWAuthenticate(t *testing.T) {
 		{"unterminated quote", `Bearer error="invalid_token", error_description="cut`, "invalid_token", "cut", rp.ErrInvalidToken},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, nil)
 			tok := e.mustLogin(t)
 			e.p.SetResponseHook("userinfo", func(r *oidctest.Response) {
@@ -179,6 +188,7 @@ func TestUserInfoWWWAuthenticate(t *testing.T) {
 // asks the user to confirm), unless the configuration says the provider
 // requires a hint.
 func TestEndSessionIDTokenHint(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		requires bool
@@ -192,6 +202,7 @@ func TestEndSessionIDTokenHint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, func(c *rp.Config) { c.EndSessionRequiresIDTokenHint = tc.requires })
 			tok := e.mustLogin(t)
 			p := rp.EndSessionParams{State: "st"}

@@ -81,6 +81,7 @@ func wantNoSecrets(t *testing.T, rec *eventtest.Recorder, secrets ...string) {
 // by endpoint, with its status and latency, and without a token, a secret
 // or a URL query.
 func TestProviderCallEvents(t *testing.T) {
+	t.Parallel()
 	rec := &eventtest.Recorder{}
 	e := setup(t, nil, observed(rec))
 	tok := e.mustLogin(t)
@@ -170,6 +171,7 @@ func TestProviderCallEventFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			p := oidctest.Start(t, oidctest.Config{})
 			rec := &eventtest.Recorder{}
 			err := tc.run(t, p, rec)
@@ -206,6 +208,7 @@ func TestProviderCallEventFailures(t *testing.T) {
 // callers share it, each failed fetch once, and each token refused for
 // the refetch cooldown once.
 func TestKeySetEvents(t *testing.T) {
+	t.Parallel()
 	t.Run("fetched once for 1000 callers", func(t *testing.T) {
 		rec := &eventtest.Recorder{}
 		e := warmKeys(t, observed(rec))
@@ -309,6 +312,7 @@ func TestKeySetEvents(t *testing.T) {
 // event per request, the redirect's target named "other" when it is none
 // of the provider's endpoints.
 func TestProviderCallEventRedirect(t *testing.T) {
+	t.Parallel()
 	p := oidctest.Start(t, oidctest.Config{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,7 @@ func leaks(out string, secrets ...string) string {
 // and JSON handlers: neither the client secret nor the private key appears,
 // and issuer, client ID and auth method do.
 func TestClientDoesNotPrintCredentials(t *testing.T) {
+	t.Parallel()
 	key := rsaKey(t)
 	tests := []struct {
 		name    string
@@ -55,6 +56,7 @@ func TestClientDoesNotPrintCredentials(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, tc.op, tc.cfg)
 			c := e.c
 			args := map[string]any{
@@ -110,6 +112,7 @@ func TestClientDoesNotPrintCredentials(t *testing.T) {
 // TestSecretFormatRedacts prints a Secret, and structs holding one, with
 // every verb: the value never appears, and JSON still carries it.
 func TestSecretFormatRedacts(t *testing.T) {
+	t.Parallel()
 	const value = "hunter2-very-secret-value"
 	s := rp.Secret(value)
 	type holder struct {

@@ -106,10 +106,12 @@ func retryError(t *testing.T, err, want error) *rp.KeyRetryError {
 // verify is ErrSignature at once — never "try later", and no JWKS request.
 // Such tokens do not delay a genuine rotation either.
 func TestKeyKnownBadSignature(t *testing.T) {
+	t.Parallel()
 	foreign := rsaKey(t)
 	for _, path := range keyPaths {
 		for _, kid := range []string{"", "-"} {
 			t.Run(fmt.Sprintf("%s/kid=%q", path.name, kid), func(t *testing.T) {
+				t.Parallel()
 				e := warmKeys(t, nil)
 				e.sign(path, foreign, kid)
 				for range 5 {
@@ -141,8 +143,10 @@ func TestKeyKnownBadSignature(t *testing.T) {
 // in right after the initial fetch verifies at once: the initial fetch did
 // not start a cooldown.
 func TestKeyUnknownKidFetchedAtOnce(t *testing.T) {
+	t.Parallel()
 	for _, path := range keyPaths {
 		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
 			e := warmKeys(t, nil)
 			e.p.RotateKeys(false)
 			wantErr(t, path.verify(t, e), nil)
@@ -156,12 +160,14 @@ func TestKeyUnknownKidFetchedAtOnce(t *testing.T) {
 // TestKeyRotationConcurrent (rule 2): concurrent verifications of tokens
 // of a just-rotated key share one JWKS request, and every one succeeds.
 func TestKeyRotationConcurrent(t *testing.T) {
+	t.Parallel()
 	for _, path := range keyPaths {
 		n := 1000
 		if path.kind == oidctest.IDToken {
 			n = 50 // each is a whole code exchange or refresh over HTTP
 		}
 		t.Run(fmt.Sprintf("%s/%d", path.name, n), func(t *testing.T) {
+			t.Parallel()
 			e := warmKeys(t, nil)
 			e.p.RotateKeys(false)
 			// A slow JWKS answer, so that the callers pile up behind the
@@ -199,9 +205,11 @@ func TestKeyRotationConcurrent(t *testing.T) {
 // kids within JWKSRefetchInterval get ErrKeyRefetchLimited with the instant
 // a refetch becomes possible; after it, one refetch decides.
 func TestKeyRefetchCooldown(t *testing.T) {
+	t.Parallel()
 	foreign := rsaKey(t)
 	for _, path := range keyPaths {
 		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
 			e := warmKeys(t, nil)
 			e.p.RotateKeys(true)
 			t0 := e.clk.Now()
@@ -237,6 +245,7 @@ func TestKeyRefetchCooldown(t *testing.T) {
 // spread over three refetch windows, cost at most one JWKS request per
 // window, and none is accepted.
 func TestKeyRefetchFlood(t *testing.T) {
+	t.Parallel()
 	e := warmKeys(t, nil)
 	genuine, err := e.p.LogoutToken(oidctest.LogoutTokenOptions{SID: "sid-1"})
 	if err != nil {
@@ -290,11 +299,13 @@ func failJWKS(p *oidctest.Provider, n int) {
 // blip at startup) refuses only what arrives within a second; the next
 // login, 1–2 s later, succeeds.
 func TestKeyInitialFetchFails(t *testing.T) {
+	t.Parallel()
 	for _, path := range keyPaths {
 		if path.name == "Refresh" {
 			continue // a refresh needs a login, which fetched the keys
 		}
 		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
 			e := &keyEnv{env: setup(t, nil, nil)}
 			failJWKS(e.p, 1)
 			re := retryError(t, path.verify(t, e), rp.ErrProviderUnavailable)
@@ -320,8 +331,10 @@ func TestKeyInitialFetchFails(t *testing.T) {
 // doubling, capped at the refetch interval; and it verifies as soon as the
 // provider has recovered and the back-off has passed.
 func TestKeyFetchFailsDuringRotation(t *testing.T) {
+	t.Parallel()
 	for _, path := range keyPaths {
 		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
 			e := warmKeys(t, nil)
 			e.p.RotateKeys(true)
 			failJWKS(e.p, 6)
@@ -350,8 +363,10 @@ func TestKeyFetchFailsDuringRotation(t *testing.T) {
 // in the background: the request that finds the set expired is answered
 // from the old set without waiting, even while the JWKS endpoint hangs.
 func TestKeyWithdrawn(t *testing.T) {
+	t.Parallel()
 	for _, path := range keyPaths {
 		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
 			e := warmKeys(t, nil)
 			e.p.RotateKeys(false) // the warm login's key is withdrawn
 			e.sign(path, e.oldKey, e.oldKid)
@@ -390,6 +405,7 @@ func TestKeyWithdrawn(t *testing.T) {
 // shortens the cache's life, down to one minute; a longer one does not
 // extend it past JWKSMaxAge.
 func TestKeyCacheControl(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		header          http.Header
 		before, refresh time.Duration // no refresh after before; one after refresh
@@ -401,6 +417,7 @@ func TestKeyCacheControl(t *testing.T) {
 		{http.Header{"Cache-Control": {"no-store"}}, 10*time.Minute - time.Second, 2 * time.Second},
 	} {
 		t.Run(fmt.Sprint(tc.header), func(t *testing.T) {
+			t.Parallel()
 			e := &keyEnv{env: setup(t, nil, nil)}
 			e.p.SetResponseHook("jwks", func(r *oidctest.Response) {
 				r.Header.Del("Cache-Control")
@@ -425,6 +442,7 @@ func TestKeyCacheControl(t *testing.T) {
 // TestKeyMaxAgeConfig: JWKSMaxAge sets the cache's life; negative is an
 // error.
 func TestKeyMaxAgeConfig(t *testing.T) {
+	t.Parallel()
 	e := &keyEnv{env: setup(t, nil, func(c *rp.Config) { c.JWKSMaxAge = 2 * time.Minute })}
 	path := keyPaths[2]
 	wantErr(t, path.verify(t, e), nil)

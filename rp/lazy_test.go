@@ -258,6 +258,7 @@ func TestLazyDiscoveryBackground(t *testing.T) {
 // like an outage, and says what is wrong: in every call's error, in
 // Discovered, and in each attempt's ProviderCall event.
 func TestLazyDiscoveryConfigMistake(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		tamper func(*oidctest.Response)
@@ -393,6 +394,7 @@ func TestLazyDiscoveryConcurrent(t *testing.T) {
 // TestEagerDiscoveryReady: without LazyDiscovery the client is discovered
 // from New on.
 func TestEagerDiscoveryReady(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	if err := e.c.Discovered(); err != nil {
 		t.Fatal(err)
@@ -405,6 +407,7 @@ func TestEagerDiscoveryReady(t *testing.T) {
 // TestLazyDiscoveryConfigChecked: LazyDiscovery still refuses, in New, the
 // configuration mistakes that need no network.
 func TestLazyDiscoveryConfigChecked(t *testing.T) {
+	t.Parallel()
 	base := rp.Config{Issuer: "https://op.example", ClientID: "x", LazyDiscovery: true}
 	for name, f := range map[string]func(*rp.Config){
 		"alg none":          func(c *rp.Config) { c.SigningAlgs = []string{"none"} },

@@ -15,6 +15,7 @@ const logoutEvent = "http://schemas.openid.net/event/backchannel-logout"
 // TestLogoutTokenChecks: for each rule of Back-Channel Logout 1.0 2.6, a
 // token breaking only that rule, and the error that names it.
 func TestLogoutTokenChecks(t *testing.T) {
+	t.Parallel()
 	foreign := rsaKey(t)
 	tests := []struct {
 		name   string
@@ -64,6 +65,7 @@ func TestLogoutTokenChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, tc.cfg)
 			if tc.tamper != nil {
 				e.p.SetTokenHook(oidctest.LogoutToken, tc.tamper)
@@ -89,6 +91,7 @@ func TestLogoutTokenChecks(t *testing.T) {
 // TestLogoutTokenIsNotAnIDToken: an ID token posted as a logout token is
 // refused (it has a nonce and no event).
 func TestLogoutTokenIsNotAnIDToken(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	_, err := e.c.VerifyLogoutToken(t.Context(), string(tok.IDToken))
@@ -100,6 +103,7 @@ func TestLogoutTokenIsNotAnIDToken(t *testing.T) {
 // TestLogoutTokenKeyRotation: a logout token signed with a key the provider
 // rotated in after the client cached its JWKS verifies.
 func TestLogoutTokenKeyRotation(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	e.mustLogin(t) // caches the JWKS
 	e.p.RotateKeys(true)
@@ -116,6 +120,7 @@ func TestLogoutTokenKeyRotation(t *testing.T) {
 // TestLogoutTokenMissingClaims: a token refused for a missing claim says
 // which one, in its error and its message — not "expired".
 func TestLogoutTokenMissingClaims(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		drop   []string
 		strict bool
@@ -128,6 +133,7 @@ func TestLogoutTokenMissingClaims(t *testing.T) {
 		{[]string{"jti"}, false, "jti", rp.ErrLogoutJTI},
 	} {
 		t.Run(strings.Join(tc.drop, "+"), func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, func(c *rp.Config) { c.RequireLogoutTokenExp = tc.strict })
 			e.p.SetTokenHook(oidctest.LogoutToken, func(m *oidctest.Mint) {
 				for _, c := range tc.drop {

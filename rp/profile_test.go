@@ -15,6 +15,7 @@ import (
 // issuer, so that sessions and logouts agree; without the alias it is
 // refused.
 func TestIssuerAliases(t *testing.T) {
+	t.Parallel()
 	const alias = "accounts.google.com"
 	hook := func(m *oidctest.Mint) { m.Claims["iss"] = alias }
 	for _, tc := range []struct {
@@ -27,6 +28,7 @@ func TestIssuerAliases(t *testing.T) {
 		{"ProfileGoogle", func(c *rp.Config) { c.Profile = rp.ProfileGoogle }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, tc.cfg)
 			e.p.SetTokenHook(oidctest.IDToken, hook)
 			tok, err := e.login(t)
@@ -48,6 +50,7 @@ func TestIssuerAliases(t *testing.T) {
 // TestProfiles: each profile asks of rp what its provider documents,
 // checked on what the provider would receive.
 func TestProfiles(t *testing.T) {
+	t.Parallel()
 	endSession := func(t *testing.T, e *env, hint bool) (*url.URL, error) {
 		t.Helper()
 		p := rp.EndSessionParams{State: "st"}
@@ -61,6 +64,7 @@ func TestProfiles(t *testing.T) {
 		return url.Parse(raw)
 	}
 	t.Run("Auth0 without OIDC logout: /v2/logout with client_id and returnTo", func(t *testing.T) {
+		t.Parallel()
 		e := setup(t, func(c *oidctest.Config) { c.NoEndSession = true }, func(c *rp.Config) { c.Profile = rp.ProfileAuth0 })
 		u, err := endSession(t, e, false)
 		if err != nil {
@@ -73,6 +77,7 @@ func TestProfiles(t *testing.T) {
 		}
 	})
 	t.Run("Auth0 with OIDC logout enabled: discovery's endpoint wins", func(t *testing.T) {
+		t.Parallel()
 		e := setup(t, nil, func(c *rp.Config) { c.Profile = rp.ProfileAuth0 })
 		u, err := endSession(t, e, true)
 		if err != nil || u.Path != "/end_session" || u.Query().Get("returnTo") == "" {
@@ -80,6 +85,7 @@ func TestProfiles(t *testing.T) {
 		}
 	})
 	t.Run("Cognito: /logout on the pool's domain with client_id and logout_uri", func(t *testing.T) {
+		t.Parallel()
 		e := setup(t, nil, func(c *rp.Config) {
 			c.Profile = rp.ProfileCognito
 			c.Endpoints.EndSession = "https://my-pool.auth.eu-west-1.amazoncognito.com/logout"
@@ -94,6 +100,7 @@ func TestProfiles(t *testing.T) {
 		}
 	})
 	t.Run("Okta: no end-session request without id_token_hint", func(t *testing.T) {
+		t.Parallel()
 		e := setup(t, nil, func(c *rp.Config) { c.Profile = rp.ProfileOkta })
 		_, err := endSession(t, e, false)
 		wantErr(t, err, rp.ErrIDTokenHintRequired)
@@ -111,6 +118,7 @@ func TestProfiles(t *testing.T) {
 		{"Gluu keeps session_id and requires a hint", rp.ProfileGluu, "session_id", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, func(c *rp.Config) { c.Profile = tc.profile })
 			st, params := e.authorize(t)
 			params.Set(tc.param, "op-session-1")
@@ -130,6 +138,7 @@ func TestProfiles(t *testing.T) {
 		})
 	}
 	t.Run("the application's own values win", func(t *testing.T) {
+		t.Parallel()
 		e := setup(t, nil, func(c *rp.Config) {
 			c.Profile = rp.ProfileKeycloak
 			c.KeepAuthorizationParams = []string{"other"}
@@ -149,6 +158,7 @@ func TestProfiles(t *testing.T) {
 // filled with its tid, for an allowed tenant (or any, explicitly), and its
 // verified claims name the configured issuer.
 func TestMultiTenantIssuer(t *testing.T) {
+	t.Parallel()
 	const allowed, other = "9188040d-6c67-4c5b-b112-36a304b66dad", "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	for _, tc := range []struct {
 		name    string
@@ -201,6 +211,7 @@ func TestMultiTenantIssuer(t *testing.T) {
 // becomes the end-session request's logout_hint; an explicit LogoutHint
 // wins, and without the claim none is sent.
 func TestLogoutHintClaim(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, func(c *rp.Config) { c.Profile = rp.ProfileEntra })
 	e.p.SetTokenHook(oidctest.IDToken, func(m *oidctest.Mint) { m.Claims["login_hint"] = "O.aGVsbG8" })
 	tok := e.mustLogin(t)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestRefreshKeepsUnrotatedRefreshToken(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	next, err := e.c.Refresh(t.Context(), tok)
@@ -30,6 +31,7 @@ func TestRefreshKeepsUnrotatedRefreshToken(t *testing.T) {
 }
 
 func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
 	e := setup(t, func(c *oidctest.Config) { c.RotateRefreshTokens = true }, nil)
 	tok := e.mustLogin(t)
 	next, err := e.c.Refresh(t.Context(), tok)
@@ -50,6 +52,7 @@ func TestRefreshRotation(t *testing.T) {
 // token and refresh token only, no parsed claims — even after the ID token
 // has expired.
 func TestRefreshStoredTokens(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	e.clk.Advance(3 * time.Hour)
@@ -67,6 +70,7 @@ func TestRefreshStoredTokens(t *testing.T) {
 }
 
 func TestRefreshWithoutIDTokenKeepsOld(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	e.p.SetResponseHook("token", func(r *oidctest.Response) { delete(r.Body, "id_token") })
@@ -82,6 +86,7 @@ func TestRefreshWithoutIDTokenKeepsOld(t *testing.T) {
 // TestRefreshIDTokenChecks: each Core 12.2 rule broken alone by the
 // refreshed ID token.
 func TestRefreshIDTokenChecks(t *testing.T) {
+	t.Parallel()
 	foreign := rsaKey(t)
 	tests := []struct {
 		name   string
@@ -101,6 +106,7 @@ func TestRefreshIDTokenChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, nil)
 			tok := e.mustLogin(t)
 			e.clk.Advance(5 * time.Minute)
@@ -117,6 +123,7 @@ func TestRefreshIDTokenChecks(t *testing.T) {
 }
 
 func TestRefreshErrors(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	_, err := e.c.Refresh(t.Context(), &rp.Tokens{})
 	wantErr(t, err, rp.ErrNoRefreshToken)
@@ -135,6 +142,7 @@ func TestRefreshErrors(t *testing.T) {
 // refusal of the grant keep what the caller needs to tell them apart (the
 // status, the code, the Retry-After) or name ErrTokenResponse.
 func TestRefreshTransientAnswers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		tamper     func(e *env, r *oidctest.Response)
@@ -168,6 +176,7 @@ func TestRefreshTransientAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, nil)
 			tok := e.mustLogin(t)
 			e.p.SetResponseHook("token", func(r *oidctest.Response) { tc.tamper(e, r) })
@@ -186,6 +195,7 @@ func TestRefreshTransientAnswers(t *testing.T) {
 // TestRefreshNotATokenResponse: a 200 that is not a token response (a
 // proxy's HTML error page) is ErrTokenResponse, not a provider refusal.
 func TestRefreshNotATokenResponse(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	e.p.SetResponseHook("token", func(r *oidctest.Response) {
@@ -205,6 +215,7 @@ func TestRefreshNotATokenResponse(t *testing.T) {
 // with the tokens, and a refresh carries them over; the protocol's own
 // parameters cannot be kept.
 func TestKeepAuthorizationParams(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, func(c *rp.Config) { c.KeepAuthorizationParams = []string{"session_id", "session_state"} })
 	st, params := e.authorize(t)
 	params.Set("session_id", "op-session-1")

@@ -12,6 +12,7 @@ import (
 // the login it came from, revokes it and gives the end-session URL; what
 // the provider cannot do, or refuses, has its error.
 func TestSignOut(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, nil)
 	tok := e.mustLogin(t)
 	out, err := e.c.SignOut(t.Context(), tok.RefreshToken, rp.EndSessionParams{State: "s"})
@@ -56,6 +57,7 @@ func TestSignOut(t *testing.T) {
 		}, rp.ErrProviderUnavailable, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, tc.op, nil)
 			tok := e.mustLogin(t)
 			if tc.hook != nil {

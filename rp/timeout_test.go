@@ -37,6 +37,7 @@ func within(t *testing.T, limit time.Duration, f func() error) error {
 // Config.ProviderTimeout with an error wrapping ErrProviderUnavailable and
 // context.DeadlineExceeded, instead of hanging.
 func TestProviderTimeout(t *testing.T) {
+	t.Parallel()
 	const timeout = 200 * time.Millisecond
 	noTimeout := func(c *rp.Config) {
 		hc := *c.HTTPClient
@@ -74,6 +75,7 @@ func TestProviderTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, noTimeout)
 			var tok *rp.Tokens
 			if tc.login {
@@ -94,6 +96,7 @@ func TestProviderTimeout(t *testing.T) {
 // TestProviderTimeoutNegative: a negative ProviderTimeout is a
 // configuration error, not "no timeout".
 func TestProviderTimeoutNegative(t *testing.T) {
+	t.Parallel()
 	p := oidctest.Start(t, oidctest.Config{})
 	_, err := rp.New(t.Context(), clientConfig(p, newClock(), func(c *rp.Config) { c.ProviderTimeout = -time.Second }))
 	wantErr(t, err, rp.ErrConfig)

@@ -31,6 +31,7 @@ func (a answer) RoundTrip(*http.Request) (*http.Response, error) {
 // its end and close it, close it twice, close it unread, fail reading it),
 // one request is one event, made when the answer has been read.
 func TestProviderCallOnce(t *testing.T) {
+	t.Parallel()
 	readFails := errors.New("connection reset")
 	tests := []struct {
 		name    string
@@ -94,6 +95,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 // TestEndpointNames: requests are named by endpoint, whatever their query,
 // and "other" when they go anywhere else.
 func TestEndpointNames(t *testing.T) {
+	t.Parallel()
 	m := &Metadata{
 		TokenEndpoint: "https://op.example/oauth2/token", JWKSURI: "https://keys.example/jwks?tenant=a",
 		UserInfoEndpoint: "https://op.example/userinfo", RevocationEndpoint: "https://op.example/revoke",

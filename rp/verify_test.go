@@ -27,6 +27,7 @@ func rsaKey(t *testing.T) *rsa.PrivateKey {
 // checklist, a token that breaks only that rule, and asserts the error that
 // names it. The valid cases prove each check is not over-eager.
 func TestIDTokenChecks(t *testing.T) {
+	t.Parallel()
 	foreign := rsaKey(t)
 	hour := time.Hour
 	tests := []struct {
@@ -88,6 +89,7 @@ func TestIDTokenChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, tc.op, tc.cfg)
 			if tc.tamper != nil {
 				e.p.SetTokenHook(oidctest.IDToken, tc.tamper)
@@ -124,6 +126,7 @@ func unix(m *oidctest.Mint, d time.Duration) int64 {
 // TestAtHashAlgorithms: at_hash is checked with the hash of the token's
 // algorithm (SHA-512 for RS512, SHA-384 for PS384).
 func TestAtHashAlgorithms(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{"RS512", "PS384"} {
 		t.Run(alg, func(t *testing.T) {
 			op := func(c *oidctest.Config) { c.SigningAlg = alg; c.SigningAlgs = []string{alg} }
@@ -138,6 +141,7 @@ func TestAtHashAlgorithms(t *testing.T) {
 }
 
 func TestSigningAlgConfig(t *testing.T) {
+	t.Parallel()
 	// The provider offers everything asked for, so each case fails on rp's
 	// own rule, not on the intersection.
 	p := oidctest.Start(t, oidctest.Config{SigningAlgs: []string{"RS256", "HS256", "HS384", "HS512", "none", "XX999"}})
@@ -185,6 +189,7 @@ func TestSigningAlgConfig(t *testing.T) {
 }
 
 func TestEllipticForeignKey(t *testing.T) {
+	t.Parallel()
 	e := setup(t, nil, func(c *rp.Config) { c.SigningAlgs = []string{"ES256"} })
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -199,6 +204,7 @@ func TestEllipticForeignKey(t *testing.T) {
 // whole — the same keys with less padding verify. A key set that cannot be
 // used is the provider's failure, not the token's.
 func TestJWKSTooLarge(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		padding int
 		want    error
@@ -214,6 +220,7 @@ func TestJWKSTooLarge(t *testing.T) {
 // skipped; a set with nothing usable, or no set at all, is the provider's
 // failure (retry later), never the token's.
 func TestJWKSContents(t *testing.T) {
+	t.Parallel()
 	unusable := []any{
 		map[string]any{"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
 		map[string]any{"kty": "XYZ", "kid": "future"},
@@ -244,6 +251,7 @@ func TestJWKSContents(t *testing.T) {
 		}, rp.ErrSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := setup(t, nil, nil)
 			e.p.SetResponseHook("jwks", tc.hook)
 			_, err := e.login(t)
