@@ -172,8 +172,11 @@ type Config struct {
 	// ([RetryAfterSeconds]). A call that arrives when the back-off allows
 	// an attempt starts one at once and waits for it (within its context;
 	// ProviderTimeout bounds the attempt), so that the first login after
-	// the provider is back succeeds without waiting for the back-off; a
-	// call that arrives while an attempt is in progress, or within the
+	// the provider is back succeeds without waiting for the back-off. A
+	// call that arrives while the first attempt (the one New starts) is in
+	// progress waits for it too, so that the requests right after a start
+	// do not fail while the provider answers. Once an attempt has failed,
+	// a call that arrives while another is in progress, or within the
 	// back-off, fails at once. Metadata and AuthMethod report nothing
 	// discovered meanwhile; [Client.Discovered] reports why the last
 	// attempt failed, for a health check, and [Client.Ready] waits for
