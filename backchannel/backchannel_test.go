@@ -148,6 +148,8 @@ func TestRules(t *testing.T) {
 		{"no events", func(m *oidctest.Mint) { delete(m.Claims, "events") }, "logout token has no backchannel-logout event"},
 		{"event not an object", func(m *oidctest.Mint) { m.Claims["events"] = map[string]any{event: "yes"} }, "logout token has no backchannel-logout event"},
 		{"nonce", func(m *oidctest.Mint) { m.Claims["nonce"] = "x" }, "logout token has a nonce"},
+		{"nonce null", func(m *oidctest.Mint) { m.Claims["nonce"] = nil }, "logout token has a nonce"},
+		{"nonce not a string", func(m *oidctest.Mint) { m.Claims["nonce"] = 7 }, "malformed token"},
 		{"no jti", func(m *oidctest.Mint) { delete(m.Claims, "jti") }, "logout token has no jti claim"},
 		{"garbage", func(m *oidctest.Mint) { m.Header["alg"] = "none"; m.Claims = map[string]any{"x": []int{1}} }, "signing algorithm not allowed"},
 	}

@@ -69,7 +69,7 @@ type jwtClaims struct {
 	IssuedAt  *numericDate    `json:"iat"`
 	NotBefore *numericDate    `json:"nbf"`
 	AuthTime  *numericDate    `json:"auth_time"`
-	Nonce     *string         `json:"nonce"`
+	Nonce     optionalString  `json:"nonce"`
 	SID       string          `json:"sid"`
 	AtHash    string          `json:"at_hash"`
 	ACR       string          `json:"acr"`
@@ -85,6 +85,26 @@ func parseClaims(payload []byte) (*jwtClaims, error) {
 		return nil, fmt.Errorf("%w: claims: %v", ErrMalformedToken, err)
 	}
 	return &c, nil
+}
+
+// optionalString is a string claim that tells "absent" from "null" from
+// a value: a logout token must not carry a nonce at all, not even null.
+type optionalString struct {
+	present bool    // the member is there, null included
+	value   *string // nil when absent or null
+}
+
+func (o *optionalString) UnmarshalJSON(b []byte) error {
+	o.present = true // encoding/json calls this for null too
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	o.value = &s
+	return nil
 }
 
 // audience is "aud": a string or an array of strings.
@@ -131,8 +151,8 @@ func (d *numericDate) time() time.Time {
 // idClaims returns the typed view of verified (or stored) claims.
 func (cl *jwtClaims) idClaims(payload []byte) *IDClaims {
 	nonce := ""
-	if cl.Nonce != nil {
-		nonce = *cl.Nonce
+	if cl.Nonce.value != nil {
+		nonce = *cl.Nonce.value
 	}
 	return &IDClaims{
 		Issuer:          cl.Issuer,

@@ -59,14 +59,14 @@ func (c *Client) verifyIDToken(ctx context.Context, p *provider, raw string, chk
 			return nil, fmt.Errorf("%w: was %q, now %q", ErrSubjectChanged, prev.Subject, cl.Subject)
 		}
 		// Same iss: checkCommon already requires the configured issuer.
-		if cl.Nonce != nil && *cl.Nonce != prev.Nonce {
+		if n := cl.Nonce.value; n != nil && *n != prev.Nonce {
 			return nil, fmt.Errorf("%w: refreshed token has a nonce other than the original", ErrNonceMismatch)
 		}
 		if !authTime.IsZero() && !prev.AuthTime.IsZero() && !authTime.Equal(prev.AuthTime) {
 			return nil, fmt.Errorf("%w: refreshed token changed auth_time", ErrAuthTime)
 		}
 	} else {
-		if cl.Nonce == nil || !secure.Equal(*cl.Nonce, chk.nonce) {
+		if n := cl.Nonce.value; n == nil || !secure.Equal(*n, chk.nonce) {
 			return nil, ErrNonceMismatch
 		}
 		if chk.maxAge != nil {
