@@ -109,7 +109,8 @@ type Event struct {
 	// Count is the number of sessions a SessionEnded event ended.
 	Count int
 	// Endpoint names the provider endpoint of ProviderCall and JWKS events
-	// ("discovery", "token", "jwks", "userinfo", "revocation").
+	// ("discovery", "token", "jwks", "userinfo", "revocation",
+	// "introspection", or "other" for a URL that is none of them).
 	Endpoint string
 	// Status is ProviderCall's HTTP status, 0 when no answer came.
 	Status int

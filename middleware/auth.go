@@ -84,7 +84,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request) (s *session.S
 		m.fail(w, r, statusFor(err), err)
 		return nil, false
 	case s == nil:
-		if _, err := r.Cookie(m.cookieName); err == nil {
+		if _, ok := cookieValue(r, m.cookieName); ok {
 			m.clearCookie(w, m.cookieName) // stale, tampered or logged out
 		}
 	}

@@ -83,7 +83,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	event.Emit(ctx, m.cfg.Observer, event.Event{Kind: event.SessionCreated, Issuer: s.Issuer, Subject: s.Subject})
-	if err := m.setCookie(w, m.cookieName, s.ID, m.cfg.Lifetime); err != nil {
+	if err := m.setSessionCookie(w, s.ID); err != nil {
 		// Without a cookie the new session is unreachable: remove it.
 		if _, derr := m.cfg.Store.Delete(ctx, s.ID); derr != nil {
 			m.cfg.Logger.LogAttrs(ctx, slog.LevelError, "rpkit: removing an unreachable session", slog.String("error", derr.Error()))

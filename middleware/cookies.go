@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 	"time"
@@ -61,11 +62,60 @@ func (m *Middleware) readCookie(r *http.Request, name string, dst any) bool {
 
 // sessionID returns the session ID the request's cookie carries.
 func (m *Middleware) sessionID(r *http.Request) (string, bool) {
-	var id string
-	if !m.readCookie(r, m.cookieName, &id) || id == "" {
+	value, ok := cookieValue(r, m.cookieName)
+	if !ok {
 		return "", false
 	}
-	return id, true
+	id, err := m.cfg.Cookies.DecodeID(m.cookieName, value)
+	return id, err == nil
+}
+
+// setSessionCookie sets the session cookie to carry id.
+func (m *Middleware) setSessionCookie(w http.ResponseWriter, id string) error {
+	value, err := m.cfg.Cookies.EncodeID(m.cookieName, id)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, m.cookie(m.cookieName, value, m.cfg.Lifetime))
+	return nil
+}
+
+// cookieValue returns the value of the request's first cookie called
+// name, as r.Cookie(name) would, without parsing and allocating every
+// cookie the request carries: it runs on every request. A quoted value
+// loses its quotes; a value with a character a cookie may not carry is
+// not found.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = textproto.TrimString(part)
+			n, v, ok := strings.Cut(part, "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if !validCookieValue(v) {
+				continue
+			}
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// validCookieValue reports whether v has only cookie-octets (RFC 6265
+// 4.1.1), as net/http's parser requires, space and comma excepted, which it
+// also accepts.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // SessionID returns the session ID carried by the request's session cookie,

@@ -48,7 +48,8 @@ func statusFor(err error) int {
 	switch {
 	case errors.As(err, &pe):
 		return http.StatusInternalServerError
-	case errors.Is(err, ErrStore), errors.Is(err, ErrRefreshUnavailable), errors.Is(err, rp.ErrKeyRefetchLimited):
+	case errors.Is(err, ErrStore), errors.Is(err, ErrRefreshUnavailable), errors.Is(err, rp.ErrKeyRefetchLimited),
+		errors.Is(err, rp.ErrNotDiscovered): // even when the last attempt timed out
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return http.StatusGatewayTimeout

@@ -2,9 +2,14 @@ package session
 
 import (
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
+	"strings"
+	"sync"
 
 	"github.com/gorilla/securecookie"
 )
@@ -26,12 +31,16 @@ const MinSecretLen = 32
 const (
 	hashKeyInfo  = "rpkit cookie hash v1"
 	blockKeyInfo = "rpkit cookie block v1"
+	idKeyInfo    = "rpkit session id mac v1"
 )
 
 // CookieCodec signs and encrypts cookie values with
 // github.com/gorilla/securecookie: AES-256-CTR, then HMAC-SHA256 over the
 // cookie name and the ciphertext, so a value moved to another cookie name
-// does not decode. Values are serialized as JSON.
+// does not decode. Values are serialized as JSON. The session cookie,
+// which carries only a random session ID and is read on every request,
+// has a cheaper form of its own: [CookieCodec.EncodeID] and
+// [CookieCodec.DecodeID].
 //
 // It holds one codec per secret for key rotation: the newest secret
 // encodes, and every secret decodes. It does NOT put an expiry in the
@@ -41,6 +50,7 @@ const (
 // A CookieCodec is safe for concurrent use.
 type CookieCodec struct {
 	codecs []securecookie.Codec
+	idMACs []*idMAC // one per secret, newest first (EncodeID, DecodeID)
 }
 
 // NewCookieCodec returns a codec for the secrets, newest first. The first
@@ -70,6 +80,11 @@ func NewCookieCodec(secrets ...[]byte) (*CookieCodec, error) {
 			SetSerializer(securecookie.JSONEncoder{}).
 			MaxAge(0)
 		c.codecs = append(c.codecs, sc)
+		idKey, err := hkdf.Key(sha256.New, secret, nil, idKeyInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("session: derive session ID key: %w", err)
+		}
+		c.idMACs = append(c.idMACs, newIDMAC(idKey))
 	}
 	return c, nil
 }
@@ -104,4 +119,111 @@ func (c *CookieCodec) Decode(name, value string, dst any) error {
 		return fmt.Errorf("%w: %w", ErrInvalidCookie, err)
 	}
 	return nil
+}
+
+// A session ID cookie is the ID, a '.', and a MAC of the cookie's name and
+// the ID: HMAC-SHA256 under a key derived from the secret, cut to 128 bits,
+// base64url. The ID is not encrypted: it is 256 random bits that the
+// browser holding the cookie has anyway, and nothing else is in the value.
+// The MAC means that a value made without the secret — from a store dump,
+// whose keys are hashes of IDs, or by guessing — never reaches the store,
+// that a value moved to another cookie name does not verify, and that
+// dropping a secret ends its sessions, as with [CookieCodec.Encode].
+// Checking it costs one HMAC of a few dozen bytes and no allocation, where
+// Decode decrypts and decodes JSON: it runs on every request.
+const (
+	idTagBytes = 16
+	idTagLen   = 22 // base64url of idTagBytes, unpadded
+	maxIDLen   = 256
+)
+
+// idMAC computes one secret's session ID MACs, with pooled HMAC states.
+type idMAC struct{ pool sync.Pool }
+
+type idMACState struct {
+	h   hash.Hash
+	buf []byte // name, 0, id: the MAC's input
+	sum [sha256.Size]byte
+}
+
+func newIDMAC(key []byte) *idMAC {
+	m := &idMAC{}
+	m.pool.New = func() any { return &idMACState{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)} }
+	return m
+}
+
+// tag writes the base64url tag of (name, id) into dst.
+func (m *idMAC) tag(dst *[idTagLen]byte, name, id string) {
+	st := m.pool.Get().(*idMACState)
+	st.buf = append(append(append(st.buf[:0], name...), 0), id...)
+	st.h.Reset()
+	st.h.Write(st.buf)
+	sum := st.h.Sum(st.sum[:0])
+	base64.RawURLEncoding.Encode(dst[:], sum[:idTagBytes])
+	m.pool.Put(st)
+}
+
+// EncodeID returns the value of the session cookie called name that
+// carries the session ID id, authenticated with the newest secret (see
+// [CookieCodec.DecodeID]). id must be at most 256 bytes of cookie-safe
+// characters (letters, digits and -._~), as every store's IDs are.
+func (c *CookieCodec) EncodeID(name, id string) (string, error) {
+	if c == nil || len(c.idMACs) == 0 {
+		return "", errors.New("session: encode session ID: codec not made by NewCookieCodec")
+	}
+	if id == "" || len(id) > maxIDLen || !cookieSafe(id) {
+		return "", errors.New("session: encode session ID: not a session ID")
+	}
+	var t [idTagLen]byte
+	c.idMACs[0].tag(&t, name, id)
+	return id + "." + string(t[:]), nil
+}
+
+// DecodeID returns the session ID carried by value, a session cookie
+// called name made by [CookieCodec.EncodeID] with any of the codec's
+// secrets. A value that Encode made from the ID (the format before
+// EncodeID existed) is read too, so that sessions survive an upgrade.
+// Every failure returns an error wrapping [ErrInvalidCookie]. It does not
+// allocate for a valid EncodeID value: the ID is a substring of value.
+func (c *CookieCodec) DecodeID(name, value string) (string, error) {
+	if c == nil || len(c.idMACs) == 0 {
+		return "", fmt.Errorf("%w: codec not made by NewCookieCodec", ErrInvalidCookie)
+	}
+	dot := strings.LastIndexByte(value, '.')
+	if dot < 0 {
+		// securecookie's values have no '.': an Encode(name, id) cookie.
+		var id string
+		if err := c.Decode(name, value, &id); err != nil {
+			return "", err
+		}
+		if id == "" {
+			return "", fmt.Errorf("%w: empty session ID", ErrInvalidCookie)
+		}
+		return id, nil
+	}
+	id, got := value[:dot], value[dot+1:]
+	if id == "" || len(id) > maxIDLen || len(got) != idTagLen {
+		return "", fmt.Errorf("%w: not a session ID cookie", ErrInvalidCookie)
+	}
+	var want [idTagLen]byte
+	for _, m := range c.idMACs {
+		m.tag(&want, name, id)
+		if hmac.Equal(want[:], []byte(got)) {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("%w: session ID cookie not authenticated by any secret", ErrInvalidCookie)
+}
+
+// cookieSafe reports whether s has only characters that every store's IDs
+// are made of and that a cookie value may carry unquoted.
+func cookieSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -58,21 +58,21 @@ func ExampleNewCookieCodec() {
 		return
 	}
 
-	value, err := codec.Encode("rpkit", "the-session-id")
+	// The session cookie: the ID and a MAC of it, checked on every request.
+	value, err := codec.EncodeID("rpkit", "the-session-id")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-
-	var id string
-	if err := codec.Decode("rpkit", value, &id); err != nil {
+	id, err := codec.DecodeID("rpkit", value)
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println(id)
 
 	// The value is bound to its cookie name.
-	err = codec.Decode("other", value, &id)
+	_, err = codec.DecodeID("other", value)
 	fmt.Println(errors.Is(err, session.ErrInvalidCookie))
 	// Output:
 	// the-session-id

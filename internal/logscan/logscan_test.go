@@ -171,8 +171,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	sidOf := func(c *http.Client) string {
 		u, _ := url.Parse(srv.URL)
 		for _, ck := range c.Jar.Cookies(u) {
-			var id string
-			if ck.Name == "rpkit" && codec.Decode("rpkit", ck.Value, &id) == nil {
+			if id, err := codec.DecodeID("rpkit", ck.Value); ck.Name == "rpkit" && err == nil {
 				if ss, err := store.Get(t.Context(), id); err == nil {
 					return ss.SID
 				}
