@@ -52,6 +52,7 @@ func (m *Middleware) callback(w http.ResponseWriter, r *http.Request) {
 		AccessToken:       string(tok.AccessToken),
 		RefreshToken:      string(tok.RefreshToken),
 		AccessTokenExpiry: tok.Expiry,
+		AccessTokenIssued: now,
 		AuthParams:        tok.AuthParams,
 		Created:           now,
 		LastSeen:          now,

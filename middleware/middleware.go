@@ -65,8 +65,10 @@ type Config struct {
 	// IdleTimeout ends a session unused for that long. Zero: no idle
 	// timeout.
 	IdleTimeout time.Duration
-	// RefreshLeeway refreshes an access token that expires within it.
-	// Zero: 30 seconds.
+	// RefreshLeeway refreshes an access token that expires within it, or
+	// within a tenth of its lifetime when that is shorter, so that a
+	// provider's short-lived tokens are refreshed once each, not on every
+	// request. Zero: 30 seconds.
 	RefreshLeeway time.Duration
 	// EndSessionParams names authorization-response parameters kept with
 	// the session (rp.Config.KeepAuthorizationParams) that the logout

@@ -14,7 +14,23 @@ import (
 
 func (m *Middleware) needsRefresh(s *session.Session) bool {
 	return s.RefreshToken != "" && !s.AccessTokenExpiry.IsZero() &&
-		!m.cfg.Now().Add(m.cfg.RefreshLeeway).Before(s.AccessTokenExpiry)
+		!m.cfg.Now().Add(refreshLeeway(m.cfg.RefreshLeeway, s)).Before(s.AccessTokenExpiry)
+}
+
+// refreshLeeway is how long before its expiry s's access token is
+// refreshed: Config.RefreshLeeway, capped at a tenth of the token's
+// lifetime when that is known. Without the cap, a provider whose tokens
+// live shorter than the leeway (a 3-second token and the default 30
+// seconds) would be asked for a refresh on every request; with it, each
+// token is refreshed once, at nine tenths of its life.
+func refreshLeeway(leeway time.Duration, s *session.Session) time.Duration {
+	if s.AccessTokenIssued.IsZero() {
+		return leeway
+	}
+	if life := s.AccessTokenExpiry.Sub(s.AccessTokenIssued); life > 0 && leeway > life/10 {
+		return life / 10
+	}
+	return leeway
 }
 
 // refresh refreshes s once per session however many requests ask at once:
@@ -153,6 +169,7 @@ func applyTokens(s *session.Session, tok *rp.Tokens, now time.Time) {
 	s.AccessToken = string(tok.AccessToken)
 	s.RefreshToken = string(tok.RefreshToken)
 	s.AccessTokenExpiry = tok.Expiry
+	s.AccessTokenIssued = now
 	s.IDToken = string(tok.IDToken)
 	if tok.Claims != nil {
 		s.Claims = tok.Claims.Raw()

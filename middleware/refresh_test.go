@@ -108,3 +108,23 @@ func TestConflictingPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestShortTokensRefreshedOncePerLifetime: access tokens that live 3
+// seconds, shorter than the default 30-second leeway, are refreshed once
+// each (at nine tenths of their life), not on every request.
+func TestShortTokensRefreshedOncePerLifetime(t *testing.T) {
+	a := newApp(t, options{op: func(c *oidctest.Config) { c.AccessTokenTTL = 3 * time.Second }})
+	b := newBrowser(t)
+	a.login(t, b, "")
+	const requests, every = 300, 200 * time.Millisecond // a minute
+	for range requests {
+		a.clk.Advance(every)
+		if status, _ := a.me(t, b); status != 200 {
+			t.Fatalf("/me: %d", status)
+		}
+	}
+	// One refresh per 2.7 s of the 60 s: 22; never one per request.
+	if n := refreshCount(a.p); n < 20 || n > 23 {
+		t.Fatalf("%d refreshes over %d requests in %s with 3-second tokens, want about 22", n, requests, requests*every)
+	}
+}

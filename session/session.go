@@ -54,6 +54,11 @@ type Session struct {
 	// empty. AccessTokenExpiry is zero when the provider gave no expiry.
 	AccessToken, RefreshToken string
 	AccessTokenExpiry         time.Time
+	// AccessTokenIssued is when the access token was obtained (at the login
+	// or the last refresh): with AccessTokenExpiry it gives the token's
+	// lifetime, which bounds how early the middleware refreshes it. Zero
+	// when unknown (a record written before the field existed).
+	AccessTokenIssued time.Time
 	// AuthParams are authorization-response parameters kept with the
 	// session (rp's Tokens.AuthParams), such as Gluu's "session_id", for
 	// the end-session request. Nil when none. Not logged: a provider
