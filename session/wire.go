@@ -54,10 +54,23 @@ type wireSession struct {
 // Issuer, a Subject and an Expiry — or its Claims are not valid JSON. The
 // record holds the tokens in the clear: the store must be trusted with
 // them.
+//
+// Most sessions (those whose strings are printable ASCII without quotes
+// or backslashes) are written without reflection, in one allocation; the
+// others by encoding/json. The bytes are the same either way.
 func Marshal(s *Session) ([]byte, error) {
 	if err := validate(s); err != nil {
 		return nil, err
 	}
+	if b, ok := marshalFast(s); ok {
+		return b, nil
+	}
+	return marshalJSON(s)
+}
+
+// marshalJSON is Marshal by encoding/json, for every session; marshalFast
+// writes the same bytes for most of them.
+func marshalJSON(s *Session) ([]byte, error) {
 	w := wireSession{
 		V:                 wireVersion,
 		Issuer:            s.Issuer,
@@ -90,22 +103,30 @@ func Marshal(s *Session) ([]byte, error) {
 // an empty ID, for the store to set. Bytes that are not JSON, or trail
 // data after the record, or carry an unknown version, or lack the issuer,
 // subject or expiry, give an error wrapping [ErrInvalidRecord].
+// Unmarshal neither modifies b nor keeps any part of it: the session owns
+// its strings and Claims.
+//
+// The records that Marshal writes without reflection are read back the
+// same way, in one scan of their bytes; anything else (an escape in a
+// string, white space, another key order, an unknown field) by
+// encoding/json, with the same result and the same errors.
 func Unmarshal(b []byte) (*Session, error) {
-	var head struct {
-		V *int `json:"v"`
+	if s, ok := unmarshalFast(b); ok {
+		return s, nil
 	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	return unmarshalJSON(b)
+}
+
+// unmarshalJSON is Unmarshal by encoding/json, for any bytes; unmarshalFast
+// decodes most records Marshal writes, with the same result. A record that
+// decodes takes one pass; recordError then tells why one did not.
+func unmarshalJSON(b []byte) (*Session, error) {
+	var w struct {
+		V *int `json:"v"` // shadows wireSession.V: absent is not 0
+		wireSession
 	}
-	switch {
-	case head.V == nil:
-		return nil, fmt.Errorf("%w: no version", ErrInvalidRecord)
-	case *head.V != wireVersion:
-		return nil, fmt.Errorf("%w: unknown version %d", ErrInvalidRecord, *head.V)
-	}
-	var w wireSession
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	if err := json.Unmarshal(b, &w); err != nil || w.V == nil || *w.V != wireVersion {
+		return nil, recordError(b)
 	}
 	switch {
 	case w.Issuer == "":
@@ -134,4 +155,27 @@ func Unmarshal(b []byte) (*Session, error) {
 		Version:           w.Version,
 		AuthParams:        w.AuthParams,
 	}, nil
+}
+
+// recordError is the error for bytes that are not a record of this
+// version: the version is checked first, so that a record of an unknown
+// version says so rather than how its fields fail to decode as version 1.
+func recordError(b []byte) error {
+	var head struct {
+		V *int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	switch {
+	case head.V == nil:
+		return fmt.Errorf("%w: no version", ErrInvalidRecord)
+	case *head.V != wireVersion:
+		return fmt.Errorf("%w: unknown version %d", ErrInvalidRecord, *head.V)
+	}
+	var w wireSession
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	return fmt.Errorf("%w: undecodable record", ErrInvalidRecord) // not reached
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -214,17 +215,90 @@ func TestMarshalEmptyClaims(t *testing.T) {
 	}
 }
 
-func FuzzUnmarshal(f *testing.F) {
-	good, err := session.Marshal(wireSession())
-	if err != nil {
-		f.Fatal(err)
+// wireSeeds are records for the fuzzers to start from: what Marshal
+// writes for sessions of every shape (fast and slow paths), and edits of
+// them that each path must handle as encoding/json does.
+func wireSeeds(tb testing.TB) [][]byte {
+	tb.Helper()
+	withParams := wireSession()
+	withParams.AuthParams = map[string]string{"session_id": "gluu-1", "b": "2", "a": ""}
+	escaped := wireSession()
+	escaped.Subject = "a\"b\\c\u2028<d>\x01"
+	escaped.IDToken = "é"
+	var seeds [][]byte
+	for _, s := range []*session.Session{
+		wireSession(),
+		realisticSession(),
+		withParams,
+		escaped,
+		{Issuer: "i", Subject: "s", Expiry: time.Unix(1e9, 1)},
+	} {
+		b, err := session.Marshal(s)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, b)
 	}
-	f.Add(good)
-	f.Add([]byte(`{"v":1,"iss":"i","sub":"s","expiry":"2030-01-01T00:00:00Z"}`))
-	f.Add([]byte(`{"v":2}`))
-	f.Add([]byte("garbage"))
+	good := seeds[0]
+	for _, edit := range [][2]string{
+		{`"v":1`, `"v":2`},
+		{`"v":1`, `"V":1`},
+		{`"v":1,`, `"v":1,"v":null,`},
+		{`"iss":`, `"iss" :`},
+		{`"sub":"alice"`, `"sub":"al\u0069ce"`},
+		{`"sub":"alice"`, "\"sub\":\"al\xffce\""},
+		{`"sub":"alice"`, "\"sub\":\"al\tce\""},
+		{`"sub":"alice"`, `"sub":"al\tce"`},
+		{`"sid":"sid-1"`, `"sid":null`},
+		{`"claims":{`, `"claims": {`},
+		{`"claims":{`, `"claims":"x","y":{`},
+		{`"at":"at"`, `"at":"at","extra":1`},
+		{`"created":"2025`, `"created":"x2025`},
+		{`"created":"`, `"created":null,"_":"`},
+		{`"version":`, `"version":0`},
+		{`"version":`, `"version":-`},
+		{`"version":`, `"version":1e1,"_":`},
+	} {
+		seeds = append(seeds, bytes.Replace(good, []byte(edit[0]), []byte(edit[1]), 1))
+	}
+	return append(seeds,
+		[]byte(`{"v":1,"iss":"i","sub":"s","expiry":"2030-01-01T00:00:00Z"}`),
+		[]byte(`{"v":1,"iss":"i","sub":"s","sid":"","id_token":"","claims":[1,{"a":"\"}"}],"at":"","rt":"","at_exp":"0001-01-01T00:00:00Z","created":"0001-01-01T00:00:00Z","last_seen":"0001-01-01T00:00:00Z","expiry":"2030-01-01T00:00:00+01:00","version":18446744073709551615,"auth_params":{"k":"v","k":"w"}}`),
+		[]byte(`{"v":2}`),
+		[]byte("garbage"),
+		append(bytes.Clone(good), ' '),
+	)
+}
+
+// FuzzUnmarshal holds Unmarshal to the encoding/json decoding it had
+// before its fast path (UnmarshalV1), for any bytes: the same session, or
+// the same error. Where the fast path decodes, it gives that session too.
+func FuzzUnmarshal(f *testing.F) {
+	for _, b := range wireSeeds(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		want, wantErr := session.UnmarshalV1(bytes.Clone(b))
 		s, err := session.Unmarshal(b)
+		switch {
+		case (err == nil) != (wantErr == nil):
+			t.Fatalf("Unmarshal(%q) = %v, want %v", b, err, wantErr)
+		case err != nil && err.Error() != wantErr.Error():
+			t.Fatalf("Unmarshal(%q) error %q, want %q", b, err, wantErr)
+		case err == nil && !reflect.DeepEqual(s, want):
+			t.Fatalf("Unmarshal(%q) = %#v, want %#v", b, *s, *want)
+		}
+		if fast, ok := session.UnmarshalFast(b); ok {
+			if wantErr != nil {
+				t.Fatalf("fast path decoded %q, which encoding/json refuses: %v", b, wantErr)
+			}
+			if !reflect.DeepEqual(fast, want) {
+				t.Fatalf("fast path: %#v, want %#v", *fast, *want)
+			}
+		}
+		if slow, err := session.UnmarshalSlow(b); (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() || err == nil && !reflect.DeepEqual(slow, want) {
+			t.Fatalf("slow path: %v, %v; want %v, %v", slow, err, want, wantErr)
+		}
 		if err != nil {
 			if !errors.Is(err, session.ErrInvalidRecord) {
 				t.Fatalf("Unmarshal = %v, does not wrap ErrInvalidRecord", err)
@@ -255,6 +329,91 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("Marshal(Unmarshal(%s)) = %s, %v", b2, b3, err)
 		}
 	})
+}
+
+// FuzzMarshal holds Marshal's fast path to encoding/json: where it writes,
+// it writes the same bytes, and those bytes take Unmarshal's fast path.
+func FuzzMarshal(f *testing.F) {
+	f.Add("https://op.example", "alice", "sid-1", "h.p.s", []byte(`{"sub":"alice","html":"<b>&</b>"}`), "at", "rt",
+		int64(1741064767), int64(123456789), int64(-62135596800), uint64(1<<63+5), "session_id", "x")
+	f.Add("i", "s", "", "", []byte(nil), "", "", int64(253402300800), int64(0), int64(0), uint64(0), "", "")
+	f.Add("i\x7f", "s\"", "\u2028", "é", []byte(" [ 1 , 2 ] "), "a\\", "\x00", int64(-62167219200), int64(-1), int64(1), uint64(1), "<", ">")
+	f.Fuzz(func(t *testing.T, iss, sub, sid, idt string, claims []byte, at, rt string, sec, nsec, sec2 int64, version uint64, k, v string) {
+		s := &session.Session{
+			Issuer: iss, Subject: sub, SID: sid, IDToken: idt, Claims: claims, AccessToken: at, RefreshToken: rt,
+			AccessTokenExpiry: time.Unix(sec2, nsec),
+			Created:           time.Unix(sec, 0),
+			LastSeen:          time.Unix(sec, nsec).In(time.FixedZone("", int(nsec%86400))),
+			Expiry:            time.Unix(sec, nsec),
+			Version:           version,
+		}
+		if k != "" || v != "" {
+			s.AuthParams = map[string]string{k: v, k + "2": v}
+		}
+		if session.Validate(s) != nil {
+			return
+		}
+		want, wantErr := session.MarshalSlow(s)
+		b, err := session.Marshal(s)
+		if !bytes.Equal(b, want) || (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("Marshal = %s, %v; want %s, %v", b, err, want, wantErr)
+		}
+		fast, ok := session.MarshalFast(s)
+		if !ok {
+			return
+		}
+		if wantErr != nil || !bytes.Equal(fast, want) {
+			t.Fatalf("fast path: %s; want %s, %v", fast, want, wantErr)
+		}
+		if _, ok := session.UnmarshalFast(fast); !ok {
+			t.Fatalf("Unmarshal's fast path declines what Marshal's wrote: %s", fast)
+		}
+	})
+}
+
+// TestWireFastPaths: the records of ordinary sessions take both fast
+// paths (the fuzzers only check that the paths agree where they are
+// taken).
+func TestWireFastPaths(t *testing.T) {
+	withParams := realisticSession()
+	withParams.AuthParams = map[string]string{"session_id": "gluu-1"}
+	for name, s := range map[string]*session.Session{
+		"test":        wireSession(),
+		"realistic":   realisticSession(),
+		"auth params": withParams,
+		"minimal":     {Issuer: "i", Subject: "s", Expiry: time.Unix(1e9, 1)},
+	} {
+		b, ok := session.MarshalFast(s)
+		if !ok {
+			t.Errorf("%s: Marshal takes encoding/json", name)
+			continue
+		}
+		if _, ok := session.UnmarshalFast(b); !ok {
+			t.Errorf("%s: Unmarshal takes encoding/json for %s", name, b)
+		}
+	}
+}
+
+// TestUnmarshalKeepsNoBytes: the session Unmarshal returns shares no
+// memory with its input, on either path, so callers may reuse the buffer
+// (and redisstore hands it Redis's reply in place).
+func TestUnmarshalKeepsNoBytes(t *testing.T) {
+	slow := wireSession()
+	slow.Subject = "al\"ice"
+	for _, s := range []*session.Session{wireSession(), slow} {
+		b, err := session.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := session.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			b[i] = 'x'
+		}
+		checkSame(t, got, s)
+	}
 }
 
 // checkSame compares every field but ID: times with Equal, Claims as bytes.
