@@ -66,7 +66,7 @@ type Config struct {
 	// timeout.
 	IdleTimeout time.Duration
 	// RefreshLeeway refreshes an access token that expires within it, or
-	// within a tenth of its lifetime when that is shorter, so that a
+	// within a quarter of its lifetime when that is shorter, so that a
 	// provider's short-lived tokens are refreshed once each, not on every
 	// request. Zero: 30 seconds.
 	RefreshLeeway time.Duration

@@ -18,17 +18,18 @@ func (m *Middleware) needsRefresh(s *session.Session) bool {
 }
 
 // refreshLeeway is how long before its expiry s's access token is
-// refreshed: Config.RefreshLeeway, capped at a tenth of the token's
+// refreshed: Config.RefreshLeeway, capped at a quarter of the token's
 // lifetime when that is known. Without the cap, a provider whose tokens
 // live shorter than the leeway (a 3-second token and the default 30
 // seconds) would be asked for a refresh on every request; with it, each
-// token is refreshed once, at nine tenths of its life.
+// token is refreshed once, at three quarters of its life. Tokens of two
+// minutes or more keep the whole default leeway.
 func refreshLeeway(leeway time.Duration, s *session.Session) time.Duration {
 	if s.AccessTokenIssued.IsZero() {
 		return leeway
 	}
-	if life := s.AccessTokenExpiry.Sub(s.AccessTokenIssued); life > 0 && leeway > life/10 {
-		return life / 10
+	if life := s.AccessTokenExpiry.Sub(s.AccessTokenIssued); life > 0 && leeway > life/4 {
+		return life / 4
 	}
 	return leeway
 }

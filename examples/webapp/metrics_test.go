@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rpkit/rpkit/oidctest"
 )
@@ -48,8 +49,9 @@ func counter(page, series string) float64 {
 func TestMetrics(t *testing.T) {
 	var logs lockedWriter
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	// A one-second access token: the middleware refreshes it at once
-	// (within its 30-second leeway).
+	// A one-second access token: the middleware refreshes it once three
+	// quarters of its life have passed (its leeway is capped at a quarter
+	// of the token's lifetime).
 	a, base := startAppLog(t, map[string]string{"DEV_ACCESS_TOKEN_TTL": "1s"}, log)
 	b := newBrowser(t)
 	metricsPage := func() string {
@@ -70,6 +72,7 @@ func TestMetrics(t *testing.T) {
 
 	// Login, refresh, RP logout.
 	get(t, b.follow, "GET", base+"/login", nil)
+	time.Sleep(800 * time.Millisecond)
 	if r := get(t, b.single, "GET", base+"/me", asJSON); r.status != 200 {
 		t.Fatalf("/me: %d", r.status)
 	}
