@@ -149,7 +149,10 @@ var _ session.Store = (*Store)(nil)
 
 // Get returns the session with that ID, or [session.ErrNotFound] when there
 // is none, it has expired, or id is not an ID this store made. It is one
-// round trip to the node of the ID's slot.
+// round trip to the node of the ID's slot: one HMGET of the record's data
+// and ver fields, no script. Both fields are needed, read together by the
+// one command: the version in data is the one Update was called with,
+// ver the one it set.
 func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
 	tag, ok := parseID(id)
 	if !ok {
@@ -293,7 +296,7 @@ func (s *Store) Update(ctx context.Context, sess *session.Session) error {
 		}
 	}
 	next := sess.Version + 1
-	code, err := updateScript.Run(ctx, s.c, keys, string(data), sess.Issuer, sess.Subject, sess.SID,
+	code, err := updateScript.Run(ctx, s.c, keys, data, sess.Issuer, sess.Subject, sess.SID,
 		strconv.FormatUint(sess.Version, 10), strconv.FormatUint(next, 10), at).Int64()
 	switch {
 	case err != nil:
