@@ -264,25 +264,31 @@ func TestWebappRPInitiatedLogout(t *testing.T) {
 	}
 }
 
-// TestWebappRefresh: Hydra's access tokens live 20 seconds, less than the
-// middleware's default refresh leeway (30 s): every request of the webapp
-// refreshes them, and each refresh brings a new ID token (a new jti) of
-// the same subject and provider session.
+// TestWebappRefresh: Hydra's access tokens live 4 seconds, less than the
+// middleware's default refresh leeway (30 s), which is then capped at a
+// quarter of the token's lifetime: a request at once is served with the
+// same tokens, one after three quarters of the lifetime refreshes them, and
+// the refresh brings a new ID token (a new jti) of the same subject and
+// provider session.
 func TestWebappRefresh(t *testing.T) {
-	h := hydratest.Start(t, hydratest.Options{AccessTokenTTL: 20 * time.Second})
+	h := hydratest.Start(t, hydratest.Options{AccessTokenTTL: 4 * time.Second})
 	w := startWebapp(t, h)
 	br := browser(t)
 	first := w.login(t, br)
-	second := w.me(t, br)
-	if second.Status != 200 || second.Sub != first.Sub || second.SID != first.SID {
-		t.Fatalf("/me after a refresh: %+v (before: %+v)", second, first)
-	}
 	jti := func(m webappMe) string {
 		var c struct {
 			JTI string `json:"jti"`
 		}
 		json.Unmarshal(m.Claims, &c)
 		return c.JTI
+	}
+	if again := w.me(t, br); again.Status != 200 || jti(again) != jti(first) {
+		t.Fatalf("/me at once: %d, jti %q then %q: refreshed before three quarters of the token's life", again.Status, jti(first), jti(again))
+	}
+	time.Sleep(3200 * time.Millisecond)
+	second := w.me(t, br)
+	if second.Status != 200 || second.Sub != first.Sub || second.SID != first.SID {
+		t.Fatalf("/me after a refresh: %+v (before: %+v)", second, first)
 	}
 	if jti(first) == "" || jti(first) == jti(second) {
 		t.Fatalf("the ID token was not refreshed: jti %q, then %q", jti(first), jti(second))
