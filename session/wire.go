@@ -103,8 +103,7 @@ func marshalJSON(s *Session) ([]byte, error) {
 // an empty ID, for the store to set. Bytes that are not JSON, or trail
 // data after the record, or carry an unknown version, or lack the issuer,
 // subject or expiry, give an error wrapping [ErrInvalidRecord].
-// Unmarshal neither modifies b nor keeps any part of it: the session owns
-// its strings and Claims.
+// Unmarshal neither modifies b nor keeps any part of it.
 //
 // The records that Marshal writes without reflection are read back the
 // same way, in one scan of their bytes; anything else (an escape in a
@@ -115,6 +114,18 @@ func Unmarshal(b []byte) (*Session, error) {
 		return s, nil
 	}
 	return unmarshalJSON(b)
+}
+
+// UnmarshalString is [Unmarshal] of a record held in a string, such as a
+// Redis reply, without copying the tokens out of it: the session's
+// IDToken, AccessToken and RefreshToken may share rec's memory (and so
+// keep it alive as long as any of them lives); its other fields are
+// copies.
+func UnmarshalString(rec string) (*Session, error) {
+	if s, ok := unmarshalFast(rec); ok {
+		return s, nil
+	}
+	return unmarshalJSON([]byte(rec))
 }
 
 // unmarshalJSON is Unmarshal by encoding/json, for any bytes; unmarshalFast

@@ -67,6 +67,21 @@ func BenchmarkUnmarshal(b *testing.B) {
 	}
 }
 
+func BenchmarkUnmarshalString(b *testing.B) {
+	rec, err := session.Marshal(realisticSession())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(rec)
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := session.UnmarshalString(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkMarshal(b *testing.B) {
 	s := realisticSession()
 	rec, err := session.Marshal(s)

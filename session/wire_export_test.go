@@ -7,11 +7,15 @@ import (
 
 // The two ways of each codec, for the tests that hold them to each other.
 var (
-	UnmarshalFast = unmarshalFast
-	UnmarshalSlow = unmarshalJSON
-	MarshalFast   = marshalFast
-	MarshalSlow   = marshalJSON
-	Validate      = validate
+	UnmarshalFast      = unmarshalFast[string]
+	UnmarshalFastBytes = unmarshalFast[[]byte]
+	UnmarshalSlow      = unmarshalJSON
+	MarshalFast        = marshalFast
+	MarshalSlow        = marshalJSON
+	Validate           = validate
+	ScanValue          = scanValue[[]byte]
+	ScanValueString    = scanValue[string]
+	JSONMaxDepth       = jsonMaxDepth
 )
 
 // UnmarshalV1 is Unmarshal as it was before it had a fast path, kept

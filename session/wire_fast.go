@@ -2,8 +2,8 @@ package session
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,29 +18,37 @@ import (
 // space, another key order, an unknown field, a time out of range — makes
 // them decline, and Unmarshal and Marshal take encoding/json instead, so
 // that results and errors are encoding/json's in every case. The tests
-// (FuzzUnmarshal, FuzzMarshal) hold them to that, byte for byte.
+// (FuzzUnmarshal, FuzzMarshal, FuzzScanValue) hold them to that, byte for
+// byte.
 
-// unmarshalFast decodes b when it is a record as Marshal writes it, with
+// wireBytes is what unmarshalFast reads: Unmarshal's bytes, or
+// UnmarshalString's string.
+type wireBytes interface{ []byte | string }
+
+// unmarshalFast decodes rec when it is a record as Marshal writes it, with
 // an issuer, a subject and an expiry; else it reports false, and
 // encoding/json decides. It returns what unmarshalJSON returns for the
-// same bytes, and retains no part of b.
-func unmarshalFast(b []byte) (*Session, bool) {
-	r := wireReader{b: b}
+// same bytes, and keeps no part of rec but this: when rec is a string, the
+// session's IDToken, AccessToken and RefreshToken are substrings of it.
+// Its other strings are copies, so that keeping a subject, say, does not
+// keep the record.
+func unmarshalFast[T wireBytes](rec T) (*Session, bool) {
+	r := wireReader[T]{b: rec}
 	s := new(Session)
 	r.lit(`{"v":1,"iss":`)
-	s.Issuer = r.str()
+	s.Issuer = r.copy()
 	r.lit(`,"sub":`)
-	s.Subject = r.str()
+	s.Subject = r.copy()
 	r.lit(`,"sid":`)
-	s.SID = r.str()
+	s.SID = r.copy()
 	r.lit(`,"id_token":`)
-	s.IDToken = r.str()
+	s.IDToken = string(r.plain())
 	r.lit(`,"claims":`)
 	s.Claims = r.raw()
 	r.lit(`,"at":`)
-	s.AccessToken = r.str()
+	s.AccessToken = string(r.plain())
 	r.lit(`,"rt":`)
-	s.RefreshToken = r.str()
+	s.RefreshToken = string(r.plain())
 	r.lit(`,"at_exp":`)
 	s.AccessTokenExpiry = r.time()
 	r.lit(`,"created":`)
@@ -55,9 +63,9 @@ func unmarshalFast(b []byte) (*Session, bool) {
 		r.lit(`"auth_params":{`)
 		s.AuthParams = make(map[string]string)
 		for !r.bad {
-			k := r.str()
+			k := r.copy()
 			r.lit(":")
-			s.AuthParams[k] = r.str()
+			s.AuthParams[k] = r.copy()
 			if !r.next(',') {
 				break
 			}
@@ -65,7 +73,7 @@ func unmarshalFast(b []byte) (*Session, bool) {
 		r.lit("}")
 	}
 	r.lit("}")
-	if r.bad || r.i != len(b) || s.Issuer == "" || s.Subject == "" || s.Expiry.IsZero() {
+	if r.bad || r.i != len(rec) || s.Issuer == "" || s.Subject == "" || s.Expiry.IsZero() {
 		return nil, false
 	}
 	return s, true
@@ -73,15 +81,15 @@ func unmarshalFast(b []byte) (*Session, bool) {
 
 // wireReader reads b from i on. The first unexpected byte sets bad; from
 // then on every method returns a zero value and reads nothing.
-type wireReader struct {
-	b   []byte
+type wireReader[T wireBytes] struct {
+	b   T
 	i   int
 	bad bool
 }
 
 // lit consumes s.
-func (r *wireReader) lit(s string) {
-	if r.bad || !bytes.HasPrefix(r.b[r.i:], []byte(s)) {
+func (r *wireReader[T]) lit(s string) {
+	if r.bad || len(r.b)-r.i < len(s) || string(r.b[r.i:r.i+len(s)]) != s {
 		r.bad = true
 		return
 	}
@@ -89,7 +97,7 @@ func (r *wireReader) lit(s string) {
 }
 
 // next consumes c if it comes next, and reports whether it did.
-func (r *wireReader) next(c byte) bool {
+func (r *wireReader[T]) next(c byte) bool {
 	if r.bad || r.i >= len(r.b) || r.b[r.i] != c {
 		return false
 	}
@@ -101,26 +109,27 @@ func (r *wireReader) next(c byte) bool {
 // still in b. Anything encoding/json would read differently from its bytes
 // (an escape, which it unquotes; invalid UTF-8, which it replaces) or
 // refuse (a control character) sets bad.
-func (r *wireReader) plain() []byte {
+func (r *wireReader[T]) plain() T {
+	var zero T
 	if r.bad || r.i >= len(r.b) || r.b[r.i] != '"' {
 		r.bad = true
-		return nil
+		return zero
 	}
 	start := r.i + 1
-	n := bytes.IndexByte(r.b[start:], '"')
+	n := indexByte(r.b[start:], '"')
 	if n < 0 {
 		r.bad = true
-		return nil
+		return zero
 	}
 	s := r.b[start : start+n]
-	if bytes.IndexByte(s, '\\') >= 0 {
+	if indexByte(s, '\\') >= 0 {
 		r.bad = true
-		return nil
+		return zero
 	}
 	switch ascii, ok := checkText(s); {
-	case !ok, !ascii && !utf8.Valid(s):
+	case !ok, !ascii && !validUTF8(s):
 		r.bad = true
-		return nil
+		return zero
 	}
 	r.i = start + n + 1
 	return s
@@ -128,19 +137,20 @@ func (r *wireReader) plain() []byte {
 
 // checkText reports whether s is all ASCII, and whether it holds no
 // control character (below 0x20), which JSON strings may not hold.
-func checkText(s []byte) (ascii, ok bool) {
+func checkText[T wireBytes](s T) (ascii, ok bool) {
 	ascii = true
-	// Eight bytes at a time: a byte below 0x20 or from 0x80 on sets a
-	// high bit of x | (x - 0x20…20); a word that sets none has neither.
-	for len(s) >= 8 {
-		x := binary.LittleEndian.Uint64(s)
+	// Eight bytes at a time: a byte below 0x20 or from 0x80 on sets its
+	// high bit in x | (x - 0x20…20); a word that sets none has neither.
+	i := 0
+	for ; len(s)-i >= 8; i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 		if (x|(x-0x2020202020202020))&0x8080808080808080 != 0 {
 			break
 		}
-		s = s[8:]
 	}
-	for _, c := range s {
-		switch {
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
 		case c < 0x20:
 			return false, false
 		case c >= utf8.RuneSelf:
@@ -150,106 +160,96 @@ func checkText(s []byte) (ascii, ok bool) {
 	return ascii, true
 }
 
-// str consumes a plain string and returns a copy of it.
-func (r *wireReader) str() string { return string(r.plain()) }
+// indexByte is bytes.IndexByte or strings.IndexByte.
+func indexByte[T wireBytes](s T, c byte) int {
+	switch s := any(s).(type) {
+	case string:
+		return strings.IndexByte(s, c)
+	case []byte:
+		return bytes.IndexByte(s, c)
+	}
+	panic("unreachable")
+}
+
+// validUTF8 is utf8.Valid or utf8.ValidString.
+func validUTF8[T wireBytes](s T) bool {
+	switch s := any(s).(type) {
+	case string:
+		return utf8.ValidString(s)
+	case []byte:
+		return utf8.Valid(s)
+	}
+	panic("unreachable")
+}
+
+// copy consumes a plain string and returns a copy of it.
+func (r *wireReader[T]) copy() string {
+	s := r.plain()
+	if _, shared := any(s).(string); shared {
+		return strings.Clone(string(s))
+	}
+	return string(s) // copies the bytes
+}
 
 // time consumes a time as time.Time's UnmarshalJSON reads it: the string's
 // raw bytes in strict RFC 3339.
-func (r *wireReader) time() time.Time {
+func (r *wireReader[T]) time() time.Time {
 	var t time.Time
-	if s := r.plain(); !r.bad && t.UnmarshalText(s) != nil {
+	s := r.plain()
+	if r.bad {
+		return t
+	}
+	var buf [len(time.RFC3339Nano)]byte
+	b := buf[:0]
+	if len(s) > len(buf) {
+		b = nil // longer than Marshal writes, but may still be a time
+	}
+	if t.UnmarshalText(append(b, s...)) != nil {
 		r.bad = true
 	}
 	return t
 }
 
 // uint consumes a JSON integer that fits a uint64.
-func (r *wireReader) uint() uint64 {
+func (r *wireReader[T]) uint() uint64 {
 	start := r.i
 	for !r.bad && r.i < len(r.b) && '0' <= r.b[r.i] && r.b[r.i] <= '9' {
 		r.i++
 	}
 	digits := r.b[start:r.i]
-	if r.bad || len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
+	if r.bad || len(digits) == 0 || len(digits) > 20 || len(digits) > 1 && digits[0] == '0' {
 		r.bad = true
 		return 0
 	}
-	n, err := strconv.ParseUint(string(digits), 10, 64)
-	if err != nil {
-		r.bad = true
+	var n uint64
+	for i := 0; i < len(digits); i++ {
+		d := uint64(digits[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			r.bad = true // does not fit
+			return 0
+		}
+		n = n*10 + d
 	}
 	return n
 }
 
 // raw consumes a JSON value and returns a copy of its bytes, or nil for
-// null, as a json.RawMessage field reads it. The value is delimited by a
-// scan that knows only strings and nesting, then checked by json.Valid.
-func (r *wireReader) raw() json.RawMessage {
-	if r.bad || r.i >= len(r.b) {
+// null, as a json.RawMessage field reads it.
+func (r *wireReader[T]) raw() json.RawMessage {
+	if r.bad {
+		return nil
+	}
+	end := scanValue(r.b, r.i)
+	if end < 0 {
 		r.bad = true
 		return nil
 	}
-	start, end := r.i, -1
-	switch r.b[start] {
-	case '{', '[':
-		depth := 0
-	scan:
-		for i := start; i < len(r.b); i++ {
-			switch r.b[i] {
-			case '"':
-				if i = stringEnd(r.b, i); i < 0 {
-					break scan
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					end = i + 1
-					break scan
-				}
-			}
-		}
-	case '"':
-		if i := stringEnd(r.b, start); i >= 0 {
-			end = i + 1
-		}
-	case 't', 'f', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		end = start
-		for end < len(r.b) && r.b[end] != ',' && r.b[end] != '}' && r.b[end] != ']' &&
-			r.b[end] != ' ' && r.b[end] != '\t' && r.b[end] != '\n' && r.b[end] != '\r' {
-			end++
-		}
-	}
-	if end < 0 || !json.Valid(r.b[start:end]) {
-		r.bad = true
-		return nil
-	}
+	v := r.b[r.i:end]
 	r.i = end
-	v := r.b[start:end]
 	if string(v) == "null" {
 		return nil
 	}
-	return slices.Clone(json.RawMessage(v))
-}
-
-// stringEnd returns the index of the quote that closes the JSON string
-// opened at b[i], or -1: the first quote after an even number of
-// backslashes. (Whether the string is valid, json.Valid says.)
-func stringEnd(b []byte, i int) int {
-	for j := i + 1; ; j++ {
-		n := bytes.IndexByte(b[j:], '"')
-		if n < 0 {
-			return -1
-		}
-		j += n
-		k := j
-		for k > i+1 && b[k-1] == '\\' {
-			k--
-		}
-		if (j-k)%2 == 0 {
-			return j
-		}
-	}
+	return append(json.RawMessage(nil), v...) // a copy, from bytes too
 }
 
 // marshalFast writes s as Marshal does, when every string of s is

@@ -279,7 +279,11 @@ func FuzzUnmarshal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, wantErr := session.UnmarshalV1(bytes.Clone(b))
-		s, err := session.Unmarshal(b)
+		in := bytes.Clone(b)
+		s, err := session.Unmarshal(in)
+		for i := range in {
+			in[i] = 'x' // the session holds none of its input
+		}
 		switch {
 		case (err == nil) != (wantErr == nil):
 			t.Fatalf("Unmarshal(%q) = %v, want %v", b, err, wantErr)
@@ -288,7 +292,15 @@ func FuzzUnmarshal(f *testing.F) {
 		case err == nil && !reflect.DeepEqual(s, want):
 			t.Fatalf("Unmarshal(%q) = %#v, want %#v", b, *s, *want)
 		}
-		if fast, ok := session.UnmarshalFast(b); ok {
+		if s2, err2 := session.UnmarshalString(string(b)); (err2 == nil) != (err == nil) || err != nil && err2.Error() != err.Error() || err == nil && !reflect.DeepEqual(s2, s) {
+			t.Fatalf("UnmarshalString(%q) = %v, %v; Unmarshal: %v, %v", b, s2, err2, s, err)
+		}
+		if fast, ok := session.UnmarshalFastBytes(b); ok != func() bool { _, ok := session.UnmarshalFast(string(b)); return ok }() {
+			t.Fatalf("fast paths of bytes and string disagree on %q", b)
+		} else if ok && !reflect.DeepEqual(fast, want) {
+			t.Fatalf("fast path of bytes: %#v, want %#v", *fast, *want)
+		}
+		if fast, ok := session.UnmarshalFast(string(b)); ok {
 			if wantErr != nil {
 				t.Fatalf("fast path decoded %q, which encoding/json refuses: %v", b, wantErr)
 			}
@@ -365,10 +377,58 @@ func FuzzMarshal(f *testing.F) {
 		if wantErr != nil || !bytes.Equal(fast, want) {
 			t.Fatalf("fast path: %s; want %s, %v", fast, want, wantErr)
 		}
-		if _, ok := session.UnmarshalFast(fast); !ok {
+		if _, ok := session.UnmarshalFast(string(fast)); !ok {
 			t.Fatalf("Unmarshal's fast path declines what Marshal's wrote: %s", fast)
 		}
 	})
+}
+
+// FuzzScanValue holds the fast path's JSON scanner to json.Valid: what it
+// scans is valid, and it scans every valid value that has no white space
+// around it and nests no deeper than its limit.
+func FuzzScanValue(f *testing.F) {
+	for _, s := range []string{
+		`{"sub":"alice","html":"<b>&</b>","n":[1,2.5e3,null,true],"u":"\u00e9"}`,
+		`{ "a" : [ 1 , -0.5E+2 , { } , [ ] , "\"\\\/\b\f\n\r\t" ] }`,
+		`"x"`, `0`, `-1.0e-7`, `true`, `false`, `null`, `01`, `1.`, `.5`, `1e`, `-`, `tru`, `{"a":1,}`, `[1,]`,
+		`{"a" 1}`, `{1:2}`, `"\x"`, `"\u12"`, "\"\x01\"", "\"\xff\"", `[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		end := session.ScanValue(b, 0)
+		if s := session.ScanValueString(string(b), 0); s != end {
+			t.Fatalf("ScanValue(%q) = %d of bytes, %d of a string", b, end, s)
+		}
+		if end >= 0 && !json.Valid(b[:end]) {
+			t.Fatalf("ScanValue(%q) = %d, but %q is not valid JSON", b, end, b[:end])
+		}
+		space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+		if json.Valid(b) && !space(b[0]) && !space(b[len(b)-1]) && jsonDepth(b) <= session.JSONMaxDepth && end != len(b) {
+			t.Fatalf("ScanValue(%q) = %d, want %d", b, end, len(b))
+		}
+	})
+}
+
+// jsonDepth is the deepest nesting of valid JSON b.
+func jsonDepth(b []byte) int {
+	depth, max, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				max = depth
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return max
 }
 
 // TestWireFastPaths: the records of ordinary sessions take both fast
@@ -388,15 +448,14 @@ func TestWireFastPaths(t *testing.T) {
 			t.Errorf("%s: Marshal takes encoding/json", name)
 			continue
 		}
-		if _, ok := session.UnmarshalFast(b); !ok {
+		if _, ok := session.UnmarshalFast(string(b)); !ok {
 			t.Errorf("%s: Unmarshal takes encoding/json for %s", name, b)
 		}
 	}
 }
 
 // TestUnmarshalKeepsNoBytes: the session Unmarshal returns shares no
-// memory with its input, on either path, so callers may reuse the buffer
-// (and redisstore hands it Redis's reply in place).
+// memory with its input, on either path, so callers may reuse the buffer.
 func TestUnmarshalKeepsNoBytes(t *testing.T) {
 	slow := wireSession()
 	slow.Subject = "al\"ice"
