@@ -3,7 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +73,9 @@ func BenchmarkSessionMemory(b *testing.B) {
 				}
 			}
 			after := heapInUse()
+			if path := os.Getenv("BENCH_HEAPPROFILE"); path != "" {
+				writeHeapProfile(b, path) // the store's live heap, for run.sh PROFILE=1
+			}
 			runtime.KeepAlive(store)
 			sum += float64(after-before) / float64(n)
 		}
@@ -110,6 +115,18 @@ func BenchmarkSessionMemory(b *testing.B) {
 		}
 		report(b, sum/float64(b.N))
 	})
+}
+
+// writeHeapProfile writes the heap profile (in-use and allocated) to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // heapInUse is the Go heap's live bytes after a full GC.
