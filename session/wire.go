@@ -32,6 +32,7 @@ type wireSession struct {
 	Expiry            time.Time         `json:"expiry"`
 	Version           uint64            `json:"version"`
 	AuthParams        map[string]string `json:"auth_params,omitempty"`
+	AccessTokenIssued *time.Time        `json:"at_iat,omitempty"`
 }
 
 // Marshal encodes s as a versioned JSON record for stores that hold bytes,
@@ -39,11 +40,12 @@ type wireSession struct {
 //
 //	{"v":1,"iss":…,"sub":…,"sid":…,"id_token":…,"claims":{…},"at":…,"rt":…,
 //	 "at_exp":…,"created":…,"last_seen":…,"expiry":…,"version":…,
-//	 "auth_params":{…}}
+//	 "auth_params":{…},"at_iat":…}
 //
-// auth_params is left out when there are none, so records without them
-// are the same bytes as before it existed (and readers that predate it
-// ignore it).
+// auth_params is left out when there are none, and at_iat (the
+// session's AccessTokenIssued) when it is zero, so records without them
+// are the same bytes as before they existed (and readers that predate
+// them ignore them).
 //
 // It leaves out s.ID: stores key records by [Key] of it. Times are written
 // in UTC with nanoseconds, so they come back Equal (though not ==: the
@@ -86,6 +88,10 @@ func marshalJSON(s *Session) ([]byte, error) {
 		Expiry:            s.Expiry.UTC(),
 		Version:           s.Version,
 		AuthParams:        s.AuthParams,
+	}
+	if !s.AccessTokenIssued.IsZero() {
+		t := s.AccessTokenIssued.UTC()
+		w.AccessTokenIssued = &t
 	}
 	if len(w.Claims) == 0 {
 		w.Claims = nil // null: an empty, non-nil RawMessage does not encode
@@ -151,7 +157,7 @@ func unmarshalJSON(b []byte) (*Session, error) {
 	if string(claims) == "null" {
 		claims = nil
 	}
-	return &Session{
+	s := &Session{
 		Issuer:            w.Issuer,
 		Subject:           w.Subject,
 		SID:               w.SID,
@@ -165,7 +171,11 @@ func unmarshalJSON(b []byte) (*Session, error) {
 		Expiry:            w.Expiry,
 		Version:           w.Version,
 		AuthParams:        w.AuthParams,
-	}, nil
+	}
+	if w.AccessTokenIssued != nil {
+		s.AccessTokenIssued = *w.AccessTokenIssued
+	}
+	return s, nil
 }
 
 // recordError is the error for bytes that are not a record of this

@@ -21,6 +21,7 @@ var (
 // UnmarshalV1 is Unmarshal as it was before it had a fast path, kept
 // verbatim as the reference that Unmarshal must agree with on every input,
 // errors included: a head decode for the version, then the full decode.
+// Only at_iat (AccessTokenIssued), which came later, is added.
 func UnmarshalV1(b []byte) (*Session, error) {
 	var head struct {
 		V *int `json:"v"`
@@ -50,7 +51,7 @@ func UnmarshalV1(b []byte) (*Session, error) {
 	if string(claims) == "null" {
 		claims = nil
 	}
-	return &Session{
+	s := &Session{
 		Issuer:            w.Issuer,
 		Subject:           w.Subject,
 		SID:               w.SID,
@@ -64,5 +65,9 @@ func UnmarshalV1(b []byte) (*Session, error) {
 		Expiry:            w.Expiry,
 		Version:           w.Version,
 		AuthParams:        w.AuthParams,
-	}, nil
+	}
+	if w.AccessTokenIssued != nil {
+		s.AccessTokenIssued = *w.AccessTokenIssued
+	}
+	return s, nil
 }

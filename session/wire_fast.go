@@ -59,8 +59,7 @@ func unmarshalFast[T wireBytes](rec T) (*Session, bool) {
 	s.Expiry = r.time()
 	r.lit(`,"version":`)
 	s.Version = r.uint()
-	if r.next(',') {
-		r.lit(`"auth_params":{`)
+	if r.peek(`,"auth_params":{`) {
 		s.AuthParams = make(map[string]string)
 		for !r.bad {
 			k := r.copy()
@@ -71,6 +70,9 @@ func unmarshalFast[T wireBytes](rec T) (*Session, bool) {
 			}
 		}
 		r.lit("}")
+	}
+	if r.peek(`,"at_iat":`) {
+		s.AccessTokenIssued = r.time()
 	}
 	r.lit("}")
 	if r.bad || r.i != len(rec) || s.Issuer == "" || s.Subject == "" || s.Expiry.IsZero() {
@@ -94,6 +96,15 @@ func (r *wireReader[T]) lit(s string) {
 		return
 	}
 	r.i += len(s)
+}
+
+// peek consumes s if it comes next, and reports whether it did.
+func (r *wireReader[T]) peek(s string) bool {
+	if r.bad || len(r.b)-r.i < len(s) || string(r.b[r.i:r.i+len(s)]) != s {
+		return false
+	}
+	r.i += len(s)
+	return true
 }
 
 // next consumes c if it comes next, and reports whether it did.
@@ -329,6 +340,14 @@ func marshalFast(s *Session) ([]byte, bool) {
 			b = append(b, '"')
 		}
 		b = append(b, '}')
+	}
+	if !s.AccessTokenIssued.IsZero() {
+		b = append(b, `,"at_iat":"`...)
+		var err error
+		if b, err = s.AccessTokenIssued.UTC().AppendText(b); err != nil {
+			return nil, false
+		}
+		b = append(b, '"')
 	}
 	b = append(b, '}')
 	buf.Write(b)

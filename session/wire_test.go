@@ -373,6 +373,9 @@ func FuzzMarshal(f *testing.F) {
 		if k != "" || v != "" {
 			s.AuthParams = map[string]string{k: v, k + "2": v}
 		}
+		if version%2 == 1 { // at_iat in half the records, from the seed's times
+			s.AccessTokenIssued = time.Unix(sec2, nsec/2)
+		}
 		if session.Validate(s) != nil {
 			return
 		}
@@ -513,6 +516,7 @@ func checkSame(t *testing.T, got, want *session.Session) {
 		{"Created", got.Created, want.Created},
 		{"LastSeen", got.LastSeen, want.LastSeen},
 		{"Expiry", got.Expiry, want.Expiry},
+		{"AccessTokenIssued", got.AccessTokenIssued, want.AccessTokenIssued},
 	} {
 		if !f.got.Equal(f.want) {
 			t.Errorf("%s = %v, want %v", f.name, f.got, f.want)
@@ -521,4 +525,42 @@ func checkSame(t *testing.T, got, want *session.Session) {
 	if got.Version != want.Version {
 		t.Errorf("Version = %d, want %d", got.Version, want.Version)
 	}
+}
+
+// TestWireAccessTokenIssued: at_iat is written after everything else when
+// the session has an AccessTokenIssued, read back by every decoder, and
+// left out when it is zero, so that such records keep their bytes.
+func TestWireAccessTokenIssued(t *testing.T) {
+	without := wireSession()
+	old, err := session.Marshal(without)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(old, []byte("at_iat")) {
+		t.Fatalf("a zero AccessTokenIssued is written: %s", old)
+	}
+	with := wireSession()
+	with.AuthParams = map[string]string{"session_id": "gluu"}
+	with.AccessTokenIssued = with.Created.Add(time.Minute)
+	b, err := session.Marshal(with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(b, []byte(`,"at_iat":"2025-03-03T22:07:07.123456789Z"}`)) {
+		t.Fatalf("record %s", b)
+	}
+	if fast, ok := session.MarshalFast(with); !ok || !bytes.Equal(fast, b) {
+		t.Fatalf("fast path: %v, %s", ok, fast)
+	}
+	if slow, err := session.MarshalSlow(with); err != nil || !bytes.Equal(slow, b) {
+		t.Fatalf("encoding/json path: %v, %s", err, slow)
+	}
+	if _, ok := session.UnmarshalFast(string(b)); !ok {
+		t.Fatal("the fast path declines a record with at_iat")
+	}
+	got, err := checkUnmarshal(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, got, with)
 }

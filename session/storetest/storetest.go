@@ -98,6 +98,7 @@ func newSession(issuer, subject, sid string) *session.Session {
 		AccessToken:       "at-" + subject + "-" + sid,
 		RefreshToken:      "rt-" + subject + "-" + sid,
 		AccessTokenExpiry: now.Add(5*time.Minute + 123456789*time.Nanosecond),
+		AccessTokenIssued: now.Add(-time.Second - 987654321*time.Nanosecond),
 		Created:           now.Add(-time.Second - 987654321*time.Nanosecond),
 		LastSeen:          now.Add(-1),
 		Expiry:            now.Add(time.Hour + 7),
@@ -168,6 +169,7 @@ func diff(got, want *session.Session) string {
 	str("AccessToken", got.AccessToken, want.AccessToken)
 	str("RefreshToken", got.RefreshToken, want.RefreshToken)
 	tm("AccessTokenExpiry", got.AccessTokenExpiry, want.AccessTokenExpiry)
+	tm("AccessTokenIssued", got.AccessTokenIssued, want.AccessTokenIssued)
 	tm("Created", got.Created, want.Created)
 	tm("LastSeen", got.LastSeen, want.LastSeen)
 	tm("Expiry", got.Expiry, want.Expiry)
