@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -99,20 +100,43 @@ func (o *optionalString) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := jsonString(b)
+	if err != nil {
 		return err
 	}
 	o.value = &s
 	return nil
 }
 
+// jsonString decodes a JSON string value. encoding/json has checked that
+// b is one JSON value: a string without escapes or non-ASCII bytes (every
+// claim rp reads, in practice) is its bytes between the quotes; anything
+// else goes through encoding/json, which unescapes it or refuses a value
+// that is not a string.
+func jsonString(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		inner := b[1 : len(b)-1]
+		plain := true
+		for _, c := range inner {
+			if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(inner), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
+
 // audience is "aud": a string or an array of strings.
 type audience []string
 
 func (a *audience) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
+	if s, err := jsonString(b); err == nil {
 		*a = audience{s}
 		return nil
 	}
@@ -130,7 +154,15 @@ type numericDate struct{ time.Time }
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
 	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
+	var err error
+	if len(b) > 0 && (b[0] == '-' || '0' <= b[0] && b[0] <= '9') {
+		// encoding/json has checked that b is one JSON value, so this is a
+		// JSON number, whose syntax ParseFloat reads exactly.
+		f, err = strconv.ParseFloat(string(b), 64)
+	} else {
+		err = json.Unmarshal(b, &f)
+	}
+	if err != nil {
 		return errors.New("a NumericDate must be a number")
 	}
 	if math.IsNaN(f) || f < 0 || f > 1<<40 {
