@@ -1,17 +1,40 @@
 package session
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
-// sweepInterval is the least time between two sweeps of expired sessions.
-const sweepInterval = time.Minute
+const (
+	// expireBatch and expireBudget bound one housekeeping step, one hold
+	// of the lock: it removes at most expireBatch expired sessions and
+	// lapsed tombstones together, and stops early once it has taken
+	// expireBudget. At 10⁶ sessions, where each removal is a few cache
+	// misses, a full batch takes about 0.1–0.5 ms on a small cloud VM (see
+	// BenchmarkMemoryStoreExpiryStep); the lock is released between steps.
+	expireBatch  = 128
+	expireBudget = 250 * time.Microsecond
+	// expireCoalesce is how long after an expiry housekeeping may wait,
+	// so that what lapses within one such span is removed in one go.
+	expireCoalesce = time.Second
+	// sweepInterval bounds the wait of the idle timer: a store that
+	// receives no calls still removes what has lapsed at most this long
+	// (plus expireCoalesce) after it lapsed.
+	sweepInterval = time.Minute
+	// maxIssuers bounds the interned issuer strings.
+	maxIssuers = 64
+)
 
 // MemoryConfig configures a [MemoryStore]. The zero value is ready to use.
 type MemoryConfig struct {
@@ -25,15 +48,50 @@ type MemoryConfig struct {
 // when several instances serve the same users, or logouts received by one
 // instance will not end sessions held by another.
 //
-// It keys records by [Key] of the session ID, never by the ID itself, and
-// keeps the (issuer, sid) and (issuer, subject) indexes under the same
-// mutex as the records, so every method is atomic.
+// It keys records by the SHA-256 of the session ID, never by the ID itself
+// (a dump of its memory holds no usable ID), and keeps the (issuer, sid)
+// and (issuer, subject) indexes under the same mutex as the records, so
+// every method is atomic. The indexes are lists threaded through the
+// records, so a logout neither scans nor allocates.
 //
-// It starts no goroutine. Get reports an expired session as [ErrNotFound]
-// at once; the memory it holds is reclaimed by a sweep that the writing
-// methods run under their lock, at most once a minute. A sweep visits every
-// record: once a minute, that is cheap for the sessions one process holds.
-// The methods ignore their ctx, since they never wait on I/O.
+// # Expiry
+//
+// Get reports an expired session as [ErrNotFound] at once, and the delete
+// counts leave it out. What it held, and the tombstones of
+// [MemoryStore.Logout] once they lapse, are removed by housekeeping,
+// incrementally, so that no call ever waits for more than one bounded
+// step: the store keeps its sessions and tombstones in queues ordered by
+// when they lapse, and housekeeping holds the lock for one batch of the
+// earliest ones at a time (at most 128, and at most about a quarter of a
+// millisecond), releasing it between batches.
+//
+// Housekeeping runs in a goroutine of its own, which exits once nothing
+// lapsed is left. Any call — reads included, so a store that only serves
+// Gets is cleaned too — starts it when it finds that something lapsed over
+// a second ago, and a timer does when no calls come, so that memory is
+// reclaimed within about a minute of expiry whatever the load. Neither the
+// calls alone nor a permanent goroutine would do: a call cannot clear a
+// large backlog without making its caller wait, so slow traffic would
+// leave memory behind, and a permanent goroutine would need a Close. The
+// timer is armed only while the store holds something that will lapse, so
+// a MemoryStore needs no Close; one that is dropped while it holds
+// sessions is collected after they lapse, when its timer stops. (With a
+// [MemoryConfig.Now] that jumps ahead, the first call after the jump
+// starts housekeeping; the timer waits real time, at most a minute.)
+//
+// Expiry is judged on the wall clock: the store keeps a session's Expiry
+// without its monotonic clock reading. The methods ignore their ctx,
+// since they never wait on I/O.
+//
+// # Copies
+//
+// The store keeps its own copy of what Create and Update are given, and
+// Get returns a fresh deep copy: the caller may change the Session, its
+// Claims bytes and its AuthParams map without affecting the store or
+// other callers. Get makes that copy in one allocation (two with
+// AuthParams): the Claims bytes, up to a few KiB, sit in the allocation of
+// the Session, with no spare capacity (an append copies them), so a caller
+// that keeps the Claims keeps that allocation alive.
 //
 // A MemoryStore is safe for concurrent use. The zero value is an empty store
 // that uses time.Now; [NewMemoryStore] is the usual way to make one. A
@@ -41,51 +99,106 @@ type MemoryConfig struct {
 type MemoryStore struct {
 	now func() time.Time // nil: time.Now
 
-	mu        sync.RWMutex
-	records   map[string]*Session              // Key(id) → session, its ID field empty
-	bySID     map[indexKey]map[string]struct{} // (issuer, sid) → record keys
-	bySubject map[indexKey]map[string]struct{} // (issuer, subject) → record keys
-	sidGone   map[indexKey]time.Time           // logged-out (issuer, sid) → until
-	subGone   map[indexKey]*subjectTombstone   // (issuer, subject) of subject-wide logouts
-	nextSweep time.Time
+	mu       sync.RWMutex
+	recs     map[recordKey]*record   // SHA-256 of the ID → session
+	sids     map[indexKey]*record    // (issuer, sid) → first of its sessions
+	subjects map[indexKey]*record    // (issuer, subject) → first of its sessions
+	sidGone  map[indexKey]*tombstone // logged-out (issuer, sid)
+	subGone  map[indexKey]*tombstone // (issuer, subject) of subject-wide logouts
+	expiries expiryHeap[*record]     // every session, by Expiry
+	lapses   expiryHeap[*tombstone]  // every tombstone, by until
+	issuers  map[string]string       // interned Issuer strings
+	armed    bool                    // the idle timer is pending
+
+	// due is when housekeeping should next run, in Unix nanoseconds: the
+	// earliest lapse plus expireCoalesce, or earlier (never later); 0
+	// when nothing will lapse. Written under mu, read without it.
+	due atomic.Int64
+	// sweeping is set while a housekeeping goroutine runs.
+	sweeping atomic.Bool
+
+	// LEGACY: read only by Dump in export_test.go, which predates this
+	// layout; always nil. Remove them with that Dump.
+	records          map[string]*Session
+	bySID, bySubject map[indexKey]map[string]struct{}
 }
 
-// subjectTombstone records the subject-wide logouts of one subject: the
-// latest instant of each kind, and when the record lapses.
-type subjectTombstone struct {
-	all, noSID time.Time // logouts of every session / of the sid-less ones
-	until      time.Time
+// recordKey is the key of a record: the SHA-256 of the session ID.
+type recordKey [sha256.Size]byte
+
+// hashID returns the recordKey of id without allocating.
+func hashID(id string) recordKey {
+	if len(id) <= 64 { // NewID's are 43 bytes
+		var b [64]byte
+		n := copy(b[:], id)
+		return sha256.Sum256(b[:n])
+	}
+	return sha256.Sum256([]byte(id))
 }
+
+// record is a stored session: its own copy of the caller's, with an empty
+// ID, Claims that nothing else references and that the store never writes
+// into (Update swaps in a new slice), and its places in the indexes and
+// the expiry queue. What a removal reads comes first, in the first cache
+// lines.
+type record struct {
+	key   recordKey
+	links [2]links // in the sid (bySIDList) and subject (bySubjectList) lists
+	pos   int      // in MemoryStore.expiries
+	Session
+}
+
+func (r *record) slot() *int { return &r.pos }
+
+// links are a record's neighbours in one index list.
+type links struct{ prev, next *record }
+
+const (
+	bySIDList = iota
+	bySubjectList
+)
+
+// tombstone records a Logout until it lapses: of an (issuer, sid), or the
+// subject-wide logouts of an (issuer, subject) — the latest instant of
+// each kind.
+type tombstone struct {
+	key        indexKey
+	until      time.Time
+	all, noSID time.Time // subject tombstones: logouts of every session / of the sid-less ones
+	subject    bool      // in subGone, not sidGone
+	pos        int       // in MemoryStore.lapses
+}
+
+func (t *tombstone) slot() *int { return &t.pos }
 
 // indexKey is the key of a logout index: an issuer and a sid or subject.
 type indexKey struct{ issuer, value string }
 
 // NewMemoryStore returns an empty in-memory store configured by cfg.
 func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
-	return &MemoryStore{
-		now:       cfg.Now,
-		records:   make(map[string]*Session),
-		bySID:     make(map[indexKey]map[string]struct{}),
-		bySubject: make(map[indexKey]map[string]struct{}),
-		sidGone:   make(map[indexKey]time.Time),
-		subGone:   make(map[indexKey]*subjectTombstone),
-	}
+	m := &MemoryStore{now: cfg.Now}
+	m.initLocked()
+	return m
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 // Get returns a copy of the session with that ID, or [ErrNotFound] when
-// there is none or it has expired. Changing the copy does not change the
-// store.
+// there is none or it has expired. Changing the copy (its Claims and
+// AuthParams included) does not change the store.
 func (m *MemoryStore) Get(ctx context.Context, id string) (*Session, error) {
+	key := hashID(id)
 	now := m.clock()
+	var s *Session
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	rec, ok := m.records[Key(id)]
-	if !ok || expired(rec, now) {
+	if rec := m.recs[key]; rec != nil && !expired(&rec.Session, now) {
+		s = rec.copyOut()
+	}
+	m.mu.RUnlock()
+	m.housekeepIfDue(now)
+	if s == nil {
 		return nil, ErrNotFound
 	}
-	s := clone(rec)
 	s.ID = id
 	return s, nil
 }
@@ -104,27 +217,44 @@ func (m *MemoryStore) Create(ctx context.Context, s *Session) error {
 		return fmt.Errorf("%w: Create needs an empty ID, it sets a fresh one", ErrInvalidSession)
 	}
 	id := NewID()
-	key := Key(id)
-	rec := clone(s)
+	rec := &record{Session: *s, key: hashID(id)}
 	rec.ID = ""
+	rec.Expiry = rec.Expiry.Round(0) // expiry is on the wall clock, whichever method checks it
+	rec.Claims = cloneClaims(s.Claims)
+	rec.AuthParams = maps.Clone(s.AuthParams)
 
 	now := m.clock()
-	iat := rec.IssuedAt()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweepLocked(now)
-	if err := m.loggedOutLocked(rec, iat, now); err != nil {
+	err := m.create(rec, now)
+	m.housekeepIfDue(now)
+	if err != nil {
 		return err
 	}
-	if _, taken := m.records[key]; taken { // 256 random bits: never happens
+	s.ID = id
+	return nil
+}
+
+func (m *MemoryStore) create(rec *record, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.initLocked()
+	if err := m.loggedOutLocked(&rec.Session, now); err != nil {
+		return err
+	}
+	if _, taken := m.recs[rec.key]; taken { // 256 random bits: never happens
 		return errors.New("session: create: session ID collision")
 	}
-	m.records[key] = rec
+	rec.Issuer = m.internLocked(rec.Issuer, true)
 	if rec.SID != "" {
-		addIndex(m.bySID, indexKey{rec.Issuer, rec.SID}, key)
+		rec.Subject, rec.SID = pack(rec.Subject, rec.SID)
 	}
-	addIndex(m.bySubject, indexKey{rec.Issuer, rec.Subject}, key)
-	s.ID = id
+	m.recs[rec.key] = rec
+	if rec.SID != "" {
+		linkIn(m.sids, indexKey{rec.Issuer, rec.SID}, rec, bySIDList)
+	}
+	linkIn(m.subjects, indexKey{rec.Issuer, rec.Subject}, rec, bySubjectList)
+	at := nanos(rec.Expiry)
+	m.expiries.push(at, rec)
+	m.lapsesAtLocked(at, now)
 	return nil
 }
 
@@ -145,28 +275,56 @@ func (m *MemoryStore) Update(ctx context.Context, s *Session) error {
 	if s == nil {
 		return fmt.Errorf("%w: nil session", ErrInvalidSession)
 	}
-	key := Key(s.ID)
+	key := hashID(s.ID)
 	now := m.clock()
+	err := m.update(key, s, now)
+	m.housekeepIfDue(now)
+	return err
+}
+
+func (m *MemoryStore) update(key recordKey, s *Session, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sweepLocked(now)
-	old, ok := m.records[key]
-	if !ok || expired(old, now) {
+	rec := m.recs[key]
+	if rec == nil || expired(&rec.Session, now) {
 		return ErrNotFound
 	}
-	if s.Issuer != old.Issuer || s.Subject != old.Subject || s.SID != old.SID {
+	if s.Issuer != rec.Issuer || s.Subject != rec.Subject || s.SID != rec.SID {
 		return ErrImmutable
 	}
-	if s.Version != old.Version {
+	if s.Version != rec.Version {
 		return ErrConflict
 	}
-	if err := validate(s); err != nil {
+	// Claims and AuthParams usually come back unchanged (a LastSeen
+	// touch): keep the stored copies, which nothing outside references,
+	// and spare the JSON check of bytes already checked.
+	claims, sameClaims := rec.Claims, bytes.Equal(rec.Claims, s.Claims)
+	if err := validateExceptClaims(s); err != nil {
 		return err
 	}
-	rec := clone(s)
+	if !sameClaims {
+		if len(s.Claims) > 0 && !json.Valid(s.Claims) {
+			return fmt.Errorf("%w: Claims are not valid JSON", ErrInvalidSession)
+		}
+		claims = cloneClaims(s.Claims)
+	}
+	params := rec.AuthParams
+	if !maps.Equal(params, s.AuthParams) {
+		params = maps.Clone(s.AuthParams)
+	}
+	issuer, subject, sid := rec.Issuer, rec.Subject, rec.SID // the indexes' strings
+	oldExpiry := rec.Expiry
+	rec.Session = *s
 	rec.ID = ""
+	rec.Issuer, rec.Subject, rec.SID = issuer, subject, sid
+	rec.Claims, rec.AuthParams = claims, params
+	rec.Expiry = rec.Expiry.Round(0)
 	rec.Version = s.Version + 1
-	m.records[key] = rec
+	if !rec.Expiry.Equal(oldExpiry) {
+		at := nanos(rec.Expiry)
+		m.expiries.move(rec, at)
+		m.lapsesAtLocked(at, now)
+	}
 	s.Version = rec.Version
 	return nil
 }
@@ -174,16 +332,17 @@ func (m *MemoryStore) Update(ctx context.Context, s *Session) error {
 // Delete removes the session with that ID and its index entries, and
 // reports whether it removed a live session.
 func (m *MemoryStore) Delete(ctx context.Context, id string) (bool, error) {
-	key := Key(id)
+	key := hashID(id)
 	now := m.clock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweepLocked(now)
-	rec, ok := m.records[key]
-	if ok {
-		m.removeLocked(key, rec)
+	rec := m.recs[key]
+	live := rec != nil && m.liveLocked(rec, nanos(now))
+	if rec != nil {
+		m.removeLocked(rec)
 	}
-	return ok && !expired(rec, now), nil
+	m.mu.Unlock()
+	m.housekeepIfDue(now)
+	return live, nil
 }
 
 // DeleteBySID removes every session of the provider session (issuer, sid)
@@ -193,7 +352,7 @@ func (m *MemoryStore) DeleteBySID(ctx context.Context, issuer, sid string) (int,
 	if sid == "" {
 		return 0, nil
 	}
-	return m.deleteByIndex(true, indexKey{issuer, sid}), nil
+	return m.deleteByIndex(bySIDList, indexKey{issuer, sid}), nil
 }
 
 // DeleteBySubject removes every session of the user (issuer, subject) with
@@ -203,7 +362,18 @@ func (m *MemoryStore) DeleteBySubject(ctx context.Context, issuer, subject strin
 	if subject == "" {
 		return 0, nil
 	}
-	return m.deleteByIndex(false, indexKey{issuer, subject}), nil
+	return m.deleteByIndex(bySubjectList, indexKey{issuer, subject}), nil
+}
+
+// deleteByIndex removes the sessions listed under k in the sid or subject
+// index, and counts the unexpired ones.
+func (m *MemoryStore) deleteByIndex(list int, k indexKey) int {
+	now := m.clock()
+	m.mu.Lock()
+	n := m.deleteListLocked(list, k, now, false)
+	m.mu.Unlock()
+	m.housekeepIfDue(now)
+	return n
 }
 
 // Logout ends the sessions l names and keeps its tombstone until l.Until
@@ -216,28 +386,26 @@ func (m *MemoryStore) Logout(ctx context.Context, l Logout) (int, error) {
 	now := m.clock()
 	issuedAt, until := l.Hold(now)
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweepLocked(now)
+	n := m.logoutLocked(l, issuedAt, until, now)
+	m.mu.Unlock()
+	m.housekeepIfDue(now)
+	return n, nil
+}
+
+func (m *MemoryStore) logoutLocked(l Logout, issuedAt, until, now time.Time) int {
+	m.initLocked()
+	l.Issuer = m.internLocked(l.Issuer, false)
 	n := 0
 	if l.SID != "" {
 		k := indexKey{l.Issuer, l.SID}
-		if m.sidGone[k].Before(until) {
-			m.sidGone[k] = until
-		}
-		n += m.deleteIndexLocked(m.bySID[k], now, nil)
+		m.tombstoneLocked(false, k, until, now)
+		n += m.deleteListLocked(bySIDList, k, now, false)
 	}
 	if l.Subject == "" {
-		return n, nil
+		return n
 	}
 	k := indexKey{l.Issuer, l.Subject}
-	tomb := m.subGone[k]
-	if tomb == nil {
-		tomb = &subjectTombstone{}
-		m.subGone[k] = tomb
-	}
-	if tomb.until.Before(until) {
-		tomb.until = until
-	}
+	tomb := m.tombstoneLocked(true, k, until, now)
 	if l.SID != "" {
 		// The subject's sessions without a sid may belong to the logged
 		// out provider session too: the provider named no sid in its ID
@@ -245,64 +413,152 @@ func (m *MemoryStore) Logout(ctx context.Context, l Logout) (int, error) {
 		if tomb.noSID.Before(issuedAt) {
 			tomb.noSID = issuedAt
 		}
-		n += m.deleteIndexLocked(m.bySubject[k], now, func(rec *Session) bool { return rec.SID == "" })
-		return n, nil
+		return n + m.deleteListLocked(bySubjectList, k, now, true)
 	}
 	if tomb.all.Before(issuedAt) {
 		tomb.all = issuedAt
 	}
-	n += m.deleteIndexLocked(m.bySubject[k], now, nil)
-	return n, nil
+	return n + m.deleteListLocked(bySubjectList, k, now, false)
 }
 
-// loggedOutLocked returns ErrLoggedOut when a tombstone covers rec, whose
-// ID token was issued at iat. m.mu must be held.
-func (m *MemoryStore) loggedOutLocked(rec *Session, iat, now time.Time) error {
-	if rec.SID != "" {
-		if until, ok := m.sidGone[indexKey{rec.Issuer, rec.SID}]; ok && now.Before(until) {
-			return fmt.Errorf("%w: sid %q", ErrLoggedOut, rec.SID)
+// tombstoneLocked returns the tombstone under k in sidGone (or subGone,
+// for a subject), made or extended to last until until. A tombstone that
+// has lapsed but is not yet removed starts afresh, as if housekeeping had
+// already removed it. m.mu must be held for writing.
+func (m *MemoryStore) tombstoneLocked(subject bool, k indexKey, until, now time.Time) *tombstone {
+	gone := m.sidGone
+	if subject {
+		gone = m.subGone
+	}
+	t := gone[k]
+	if t == nil {
+		t = &tombstone{key: k, until: until, subject: subject}
+		gone[k] = t
+		at := nanos(until)
+		m.lapses.push(at, t)
+		m.lapsesAtLocked(at, now)
+		return t
+	}
+	if !now.Before(t.until) {
+		t.until, t.all, t.noSID = time.Time{}, time.Time{}, time.Time{}
+	}
+	if t.until.Before(until) {
+		t.until = until
+		at := nanos(until)
+		m.lapses.move(t, at)
+		m.lapsesAtLocked(at, now)
+	}
+	return t
+}
+
+// loggedOutLocked returns ErrLoggedOut when a tombstone covers s. m.mu
+// must be held.
+func (m *MemoryStore) loggedOutLocked(s *Session, now time.Time) error {
+	if s.SID != "" {
+		if t := m.sidGone[indexKey{s.Issuer, s.SID}]; t != nil && now.Before(t.until) {
+			return fmt.Errorf("%w: sid %q", ErrLoggedOut, s.SID)
 		}
 	}
-	tomb := m.subGone[indexKey{rec.Issuer, rec.Subject}]
+	tomb := m.subGone[indexKey{s.Issuer, s.Subject}]
 	if tomb == nil || !now.Before(tomb.until) {
 		return nil
 	}
-	if Covered(tomb.all, iat) || (rec.SID == "" && Covered(tomb.noSID, iat)) {
+	// Only now, under a live subject tombstone: IssuedAt decodes Claims.
+	iat := s.IssuedAt()
+	if Covered(tomb.all, iat) || (s.SID == "" && Covered(tomb.noSID, iat)) {
 		return fmt.Errorf("%w: subject logged out after this session's ID token was issued", ErrLoggedOut)
 	}
 	return nil
 }
 
-// deleteIndexLocked removes the sessions whose keys are in set and that
-// match (nil: all), and counts the unexpired ones. m.mu must be held for
-// writing.
-func (m *MemoryStore) deleteIndexLocked(set map[string]struct{}, now time.Time, match func(*Session) bool) int {
-	n := 0
-	for key := range set { // removeLocked edits set; ranging over a map being edited is safe
-		rec, ok := m.records[key]
-		if !ok || (match != nil && !match(rec)) {
-			continue
+// deleteListLocked removes the sessions in the list under k (of those
+// without a sid only, when sidless), and counts the unexpired ones. m.mu
+// must be held for writing.
+func (m *MemoryStore) deleteListLocked(list int, k indexKey, now time.Time, sidless bool) int {
+	index := m.sids
+	if list == bySubjectList {
+		index = m.subjects
+	}
+	n, at := 0, nanos(now)
+	for rec := index[k]; rec != nil; {
+		next := rec.links[list].next
+		if !sidless || rec.SID == "" {
+			if m.liveLocked(rec, at) {
+				n++
+			}
+			m.removeLocked(rec)
 		}
-		if !expired(rec, now) {
-			n++
-		}
-		m.removeLocked(key, rec)
+		rec = next
 	}
 	return n
 }
 
-// deleteByIndex removes the sessions listed under k in the sid index (bySID
-// true) or the subject index, and counts the unexpired ones.
-func (m *MemoryStore) deleteByIndex(bySID bool, k indexKey) int {
-	now := m.clock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sweepLocked(now)
-	index := m.bySubject
-	if bySID {
-		index = m.bySID
+// liveLocked reports whether rec has not expired at now (Unix
+// nanoseconds), as !expired does, from its expiry queue entry: removing
+// it reads that entry anyway, not the Expiry further down the record.
+// m.mu must be held.
+func (m *MemoryStore) liveLocked(rec *record, now int64) bool {
+	return now < m.expiries.entry(rec.pos).at
+}
+
+// pack returns copies of a and b that share one allocation, next to each
+// other: a record's subject and sid, which a removal reads both.
+func pack(a, b string) (string, string) {
+	s := a + b
+	return s[:len(a)], s[len(a):]
+}
+
+// removeLocked deletes rec, its index entries and its place in the expiry
+// queue. m.mu must be held for writing.
+func (m *MemoryStore) removeLocked(rec *record) {
+	delete(m.recs, rec.key)
+	if rec.SID != "" {
+		linkOut(m.sids, indexKey{rec.Issuer, rec.SID}, rec, bySIDList)
 	}
-	return m.deleteIndexLocked(index[k], now, nil)
+	linkOut(m.subjects, indexKey{rec.Issuer, rec.Subject}, rec, bySubjectList)
+	m.expiries.remove(rec)
+}
+
+// linkIn puts rec first in the list under k of index.
+func linkIn(index map[indexKey]*record, k indexKey, rec *record, list int) {
+	if head := index[k]; head != nil {
+		head.links[list].prev = rec
+		rec.links[list].next = head
+	}
+	index[k] = rec
+}
+
+// linkOut takes rec out of the list under k of index, and the list out of
+// index once empty.
+func linkOut(index map[indexKey]*record, k indexKey, rec *record, list int) {
+	l := rec.links[list]
+	switch {
+	case l.prev != nil:
+		l.prev.links[list].next = l.next
+	case l.next != nil:
+		index[k] = l.next
+	default:
+		delete(index, k)
+	}
+	if l.next != nil {
+		l.next.links[list].prev = l.prev
+	}
+	rec.links[list] = links{}
+}
+
+// internLocked returns the store's copy of the issuer string, so that the
+// sessions of one issuer (a login decodes it afresh each time) share one.
+// It keeps at most maxIssuers of them, and adds one only when add is set:
+// for the issuers of sessions, which come from verified logins, not for
+// those of logouts. m.mu must be held for writing.
+func (m *MemoryStore) internLocked(issuer string, add bool) string {
+	if s, ok := m.issuers[issuer]; ok {
+		return s
+	}
+	if add && len(m.issuers) < maxIssuers {
+		m.issuers[issuer] = issuer
+	}
+	return issuer
 }
 
 // clock returns the current time from the configured clock.
@@ -313,67 +569,242 @@ func (m *MemoryStore) clock() time.Time {
 	return time.Now()
 }
 
-// sweepLocked makes the maps of a zero MemoryStore and, at most once per
-// sweepInterval, removes every expired session. m.mu must be held for
-// writing.
-func (m *MemoryStore) sweepLocked(now time.Time) {
-	if m.records == nil {
-		m.records = make(map[string]*Session)
-		m.bySID = make(map[indexKey]map[string]struct{})
-		m.bySubject = make(map[indexKey]map[string]struct{})
+// initLocked makes the maps of a zero MemoryStore. m.mu must be held for
+// writing (or m not yet shared).
+func (m *MemoryStore) initLocked() {
+	if m.recs == nil {
+		m.recs = make(map[recordKey]*record)
+		m.sids = make(map[indexKey]*record)
+		m.subjects = make(map[indexKey]*record)
+		m.sidGone = make(map[indexKey]*tombstone)
+		m.subGone = make(map[indexKey]*tombstone)
+		m.issuers = make(map[string]string)
 	}
-	if m.sidGone == nil {
-		m.sidGone = make(map[indexKey]time.Time)
-		m.subGone = make(map[indexKey]*subjectTombstone)
+}
+
+// Housekeeping.
+
+// lapsesAtLocked notes that something lapses at at (Unix nanoseconds):
+// it moves the next housekeeping earlier if need be, and makes sure the
+// idle timer is armed. m.mu must be held for writing.
+func (m *MemoryStore) lapsesAtLocked(at int64, now time.Time) {
+	due := addNanos(at, expireCoalesce)
+	if d := m.due.Load(); d == 0 || due < d {
+		m.due.Store(due)
 	}
-	if now.Before(m.nextSweep) {
+	m.armLocked(now)
+}
+
+// housekeepIfDue starts housekeeping if it is due at now and not running.
+// Every method calls it after releasing the lock: one atomic load, most
+// of the time.
+func (m *MemoryStore) housekeepIfDue(now time.Time) {
+	if d := m.due.Load(); d == 0 || nanos(now) < d {
 		return
 	}
-	m.nextSweep = now.Add(sweepInterval)
-	for key, rec := range m.records {
-		if expired(rec, now) {
-			m.removeLocked(key, rec)
-		}
-	}
-	for k, until := range m.sidGone {
-		if !now.Before(until) {
-			delete(m.sidGone, k)
-		}
-	}
-	for k, tomb := range m.subGone {
-		if !now.Before(tomb.until) {
-			delete(m.subGone, k)
-		}
+	if m.sweeping.CompareAndSwap(false, true) {
+		go m.housekeep()
 	}
 }
 
-// removeLocked deletes the record under key and its index entries. m.mu
+// housekeep removes everything that has lapsed, a bounded step at a time,
+// then arms the idle timer for what lapses later. It runs in a goroutine
+// of its own, one at a time (m.sweeping).
+func (m *MemoryStore) housekeep() {
+	for {
+		m.mu.Lock()
+		_, more := m.stepLocked(m.clock())
+		if !more {
+			m.sweeping.Store(false)
+			m.armLocked(m.clock())
+		}
+		m.mu.Unlock()
+		if !more {
+			return
+		}
+		runtime.Gosched() // let the callers waiting on the lock in
+	}
+}
+
+// stepLocked is one step of housekeeping: it removes up to expireBatch of
+// what has lapsed at now, and reports how many it removed and whether
+// more has lapsed. m.mu must be held for writing.
+func (m *MemoryStore) stepLocked(now time.Time) (removed int, more bool) {
+	removed = m.expireLocked(now, expireBatch)
+	return removed, m.dueLocked(now)
+}
+
+// expireLocked removes up to max of the sessions and tombstones that have
+// lapsed at now, earliest first, for at most about expireBudget, and
+// returns how many it removed. It then sets m.due from what is left. m.mu
 // must be held for writing.
-func (m *MemoryStore) removeLocked(key string, rec *Session) {
-	delete(m.records, key)
-	if rec.SID != "" {
-		removeIndex(m.bySID, indexKey{rec.Issuer, rec.SID}, key)
+func (m *MemoryStore) expireLocked(now time.Time, max int) int {
+	start := time.Now()
+	n := 0
+	overBudget := func() bool {
+		return n%16 == 15 && time.Since(start) > expireBudget
 	}
-	removeIndex(m.bySubject, indexKey{rec.Issuer, rec.Subject}, key)
+	for n < max {
+		e, ok := m.expiries.min()
+		if !ok || !expired(&e.item.Session, now) {
+			break
+		}
+		m.removeLocked(e.item)
+		if n++; overBudget() {
+			max = n
+		}
+	}
+	for n < max {
+		e, ok := m.lapses.min()
+		if !ok || now.Before(e.item.until) {
+			break
+		}
+		t := e.item
+		if t.subject {
+			delete(m.subGone, t.key)
+		} else {
+			delete(m.sidGone, t.key)
+		}
+		m.lapses.remove(t)
+		if n++; overBudget() {
+			max = n
+		}
+	}
+	next := int64(math.MaxInt64)
+	if e, ok := m.expiries.min(); ok {
+		next = e.at
+	}
+	if e, ok := m.lapses.min(); ok {
+		next = min(next, e.at)
+	}
+	if next == math.MaxInt64 {
+		m.due.Store(0)
+	} else {
+		m.due.Store(addNanos(next, expireCoalesce))
+	}
+	return n
 }
 
-// addIndex adds key to the set under k.
-func addIndex(index map[indexKey]map[string]struct{}, k indexKey, key string) {
-	set := index[k]
-	if set == nil {
-		set = make(map[string]struct{})
-		index[k] = set
+// dueLocked reports whether anything has lapsed at now. m.mu must be held.
+func (m *MemoryStore) dueLocked(now time.Time) bool {
+	if e, ok := m.expiries.min(); ok && expired(&e.item.Session, now) {
+		return true
 	}
-	set[key] = struct{}{}
+	e, ok := m.lapses.min()
+	return ok && !now.Before(e.item.until)
 }
 
-// removeIndex removes key from the set under k, and the set once empty.
-func removeIndex(index map[indexKey]map[string]struct{}, k indexKey, key string) {
-	set := index[k]
-	delete(set, key)
-	if len(set) == 0 {
-		delete(index, k)
+// armLocked arms the idle timer, unless it is pending or nothing will
+// lapse: it fires when the earliest lapse is due, but at least
+// expireCoalesce and at most sweepInterval from now. m.mu must be held for
+// writing.
+//
+// Each arming is a new timer, never a Reset one, and a timer is never
+// stopped: it fires, finds nothing due perhaps, and arms the next. So the
+// store holds no timer that another goroutine (or testing/synctest bubble)
+// owns.
+func (m *MemoryStore) armLocked(now time.Time) {
+	due := m.due.Load()
+	if m.armed || due == 0 {
+		return
 	}
+	wait := time.Duration(min(max(due-nanos(now), int64(expireCoalesce)), int64(sweepInterval)))
+	m.armed = true
+	time.AfterFunc(wait, m.timerFired)
+}
+
+// timerFired runs housekeeping when it is due, else arms the timer again.
+func (m *MemoryStore) timerFired() {
+	m.mu.Lock()
+	m.armed = false
+	now := m.clock()
+	if !m.dueLocked(now) {
+		m.armLocked(now)
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	if m.sweeping.CompareAndSwap(false, true) {
+		m.housekeep()
+	}
+}
+
+// addNanos adds d to the Unix nanoseconds at, saturating; the result is
+// never 0, which m.due reserves for "nothing".
+func addNanos(at int64, d time.Duration) int64 {
+	if at > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	if at += int64(d); at == 0 {
+		at = 1
+	}
+	return at
+}
+
+// Copies and checks.
+
+// copyOut returns a deep copy of the stored session for a caller, with
+// its Claims in the same allocation as the Session when they fit one of
+// a few size classes. m.mu must be held.
+func (r *record) copyOut() *Session {
+	var s *Session
+	var buf []byte
+	switch n := len(r.Claims); {
+	case n == 0:
+		s = new(Session)
+	case n <= len(sessionAnd512{}.b):
+		p := new(sessionAnd512)
+		s, buf = &p.Session, p.b[:]
+	case n <= len(sessionAnd1K{}.b):
+		p := new(sessionAnd1K)
+		s, buf = &p.Session, p.b[:]
+	case n <= len(sessionAnd2K{}.b):
+		p := new(sessionAnd2K)
+		s, buf = &p.Session, p.b[:]
+	case n <= len(sessionAnd4K{}.b):
+		p := new(sessionAnd4K)
+		s, buf = &p.Session, p.b[:]
+	default:
+		s, buf = new(Session), make([]byte, n)
+	}
+	*s = r.Session
+	if buf != nil {
+		n := copy(buf, r.Claims)
+		s.Claims = buf[:n:n]
+	}
+	s.AuthParams = maps.Clone(r.AuthParams)
+	return s
+}
+
+// A Session followed by room for its Claims, sized so that the whole is
+// one of the allocator's size classes: 512 B, 1, 2 and 4 KiB.
+type (
+	sessionAnd512 struct {
+		Session
+		b [512 - sessionSize]byte
+	}
+	sessionAnd1K struct {
+		Session
+		b [1024 - sessionSize]byte
+	}
+	sessionAnd2K struct {
+		Session
+		b [2048 - sessionSize]byte
+	}
+	sessionAnd4K struct {
+		Session
+		b [4096 - sessionSize]byte
+	}
+)
+
+const sessionSize = unsafe.Sizeof(Session{})
+
+// cloneClaims returns a copy of c, nil when it is empty.
+func cloneClaims(c json.RawMessage) json.RawMessage {
+	if len(c) == 0 {
+		return nil
+	}
+	return append(json.RawMessage(nil), c...)
 }
 
 // expired reports whether the session has reached its Expiry at now.
@@ -385,6 +816,17 @@ func expired(s *Session, now time.Time) bool {
 // ID: an Issuer, a Subject, an Expiry, and Claims that are empty or valid
 // JSON.
 func validate(s *Session) error {
+	if err := validateExceptClaims(s); err != nil {
+		return err
+	}
+	if len(s.Claims) > 0 && !json.Valid(s.Claims) {
+		return fmt.Errorf("%w: Claims are not valid JSON", ErrInvalidSession)
+	}
+	return nil
+}
+
+// validateExceptClaims is validate without the check of the Claims.
+func validateExceptClaims(s *Session) error {
 	switch {
 	case s == nil:
 		return fmt.Errorf("%w: nil session", ErrInvalidSession)
@@ -394,19 +836,6 @@ func validate(s *Session) error {
 		return fmt.Errorf("%w: empty Subject", ErrInvalidSession)
 	case s.Expiry.IsZero():
 		return fmt.Errorf("%w: zero Expiry", ErrInvalidSession)
-	case len(s.Claims) > 0 && !json.Valid(s.Claims):
-		return fmt.Errorf("%w: Claims are not valid JSON", ErrInvalidSession)
 	}
 	return nil
-}
-
-// clone returns a deep copy of s: its own Claims bytes and AuthParams map,
-// so that neither the caller nor the store can change the other's copy.
-func clone(s *Session) *Session {
-	c := *s
-	if s.Claims != nil {
-		c.Claims = append(json.RawMessage(nil), s.Claims...)
-	}
-	c.AuthParams = maps.Clone(s.AuthParams)
-	return &c
 }

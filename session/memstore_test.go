@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/rpkit/rpkit/internal/fakeclock"
@@ -76,7 +75,7 @@ func TestMemoryStoreCreateValidates(t *testing.T) {
 			}
 		})
 	}
-	if d := st.Dump(); len(d.Records) != 0 || len(d.SIDs) != 0 || len(d.Subjects) != 0 {
+	if d := st.Snapshot(); len(d.Records) != 0 || len(d.SIDs) != 0 || len(d.Subjects) != 0 {
 		t.Errorf("refused Creates stored something: %+v", d)
 	}
 }
@@ -125,7 +124,7 @@ func TestMemoryStoreKeysByHash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := st.Dump()
+	d := st.Snapshot()
 	if len(d.Records) != len(ids) {
 		t.Fatalf("%d records, want %d", len(d.Records), len(ids))
 	}
@@ -160,51 +159,6 @@ func TestMemoryStoreKeysByHash(t *testing.T) {
 	}
 }
 
-// TestMemoryStoreSweep checks, on synctest's fake clock, that expired
-// records leave the maps at the first write a sweep interval after the
-// last sweep, and that Get hides them at once.
-func TestMemoryStoreSweep(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx := t.Context()
-		st := session.NewMemoryStore(session.MemoryConfig{})
-		old := mustCreate(t, st, memSession("alice", "X", time.Now().Add(10*time.Second))) // sweeps (nothing) at t0
-		keep := mustCreate(t, st, memSession("bob", "Y", time.Now().Add(time.Hour)))
-
-		time.Sleep(30 * time.Second)
-		if _, err := st.Get(ctx, old.ID); !errors.Is(err, session.ErrNotFound) {
-			t.Errorf("Get of an expired session = %v, want ErrNotFound", err)
-		}
-		mustCreate(t, st, memSession("carol", "Z", time.Now().Add(time.Hour)))
-		if d := st.Dump(); len(d.Records) != 3 {
-			t.Errorf("%d records 30s after the last sweep, want 3 (swept at most once per %v)", len(d.Records), session.SweepInterval)
-		}
-
-		time.Sleep(session.SweepInterval - 30*time.Second)
-		if _, err := st.Delete(ctx, session.NewID()); err != nil { // any write sweeps
-			t.Fatal(err)
-		}
-		d := st.Dump()
-		if _, ok := d.Records[session.Key(old.ID)]; ok || len(d.Records) != 2 {
-			t.Errorf("after the sweep: %d records, expired one present %v; want 2, false", len(d.Records), ok)
-		}
-		if _, ok := d.Records[session.Key(keep.ID)]; !ok {
-			t.Error("the sweep removed an unexpired session")
-		}
-		for name, index := range map[string]map[string][]string{"sid": d.SIDs, "subject": d.Subjects} {
-			if len(index) != 2 {
-				t.Errorf("%s index has %d entries after the sweep, want 2: %v", name, len(index), index)
-			}
-			for k, keys := range index {
-				for _, key := range keys {
-					if key == session.Key(old.ID) {
-						t.Errorf("%s index %q still lists the expired session", name, k)
-					}
-				}
-			}
-		}
-	})
-}
-
 // TestMemoryStoreClock checks expiry against an injected clock: Get,
 // Update and the delete counts treat a session as gone at its Expiry.
 func TestMemoryStoreClock(t *testing.T) {
@@ -232,7 +186,7 @@ func TestMemoryStoreClock(t *testing.T) {
 	if _, err := st.Get(ctx, b.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Get after DeleteBySID = %v, want ErrNotFound", err)
 	}
-	if d := st.Dump(); len(d.Records)+len(d.SIDs)+len(d.Subjects) != 0 {
+	if d := st.Snapshot(); len(d.Records)+len(d.SIDs)+len(d.Subjects) != 0 {
 		t.Errorf("store not empty after DeleteBySID: %+v", d)
 	}
 }
@@ -246,7 +200,7 @@ func TestMemoryStoreEmptyIndexValues(t *testing.T) {
 	if n, err := st.DeleteBySubject(t.Context(), s.Issuer, ""); n != 0 || err != nil {
 		t.Errorf("DeleteBySubject with an empty subject = %d, %v; want 0, nil", n, err)
 	}
-	if d := st.Dump(); len(d.SIDs) != 0 {
+	if d := st.Snapshot(); len(d.SIDs) != 0 {
 		t.Errorf("a session without sid is in the sid index: %v", d.SIDs)
 	}
 }
@@ -267,5 +221,77 @@ func TestSessionRedacts(t *testing.T) {
 	}
 	if !strings.Contains(out, "alice") {
 		t.Fatalf("output = %s", out)
+	}
+}
+
+// TestMemoryStoreGetAllocs: Get hashes the ID without allocating and
+// copies the session with its Claims in one allocation; an Update that
+// changes neither Claims nor AuthParams allocates nothing.
+func TestMemoryStoreGetAllocs(t *testing.T) {
+	ctx := context.Background()
+	st := session.NewMemoryStore(session.MemoryConfig{})
+	s := memSession("alice", "X", time.Now().Add(time.Hour))
+	s.Claims = json.RawMessage(`{"sub":"alice","sid":"X","iat":1700000000,"email":"alice@example.com"}`)
+	mustCreate(t, st, s)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := st.Get(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 1 {
+		t.Errorf("Get: %v allocations, want 1", n)
+	}
+	unknown := session.NewID()
+	if n := testing.AllocsPerRun(100, func() { st.Get(ctx, unknown) }); n != 0 {
+		t.Errorf("Get of an unknown ID: %v allocations, want 0", n)
+	}
+	u, err := st.Get(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		u.LastSeen = u.LastSeen.Add(time.Second)
+		if err := st.Update(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("Update of LastSeen: %v allocations, want 0", n)
+	}
+}
+
+// TestMemoryStoreGetCopiesAreIndependent: the Claims of two Gets, whatever
+// their size, share nothing with each other or the store, and appending
+// to them writes nowhere else.
+func TestMemoryStoreGetCopiesAreIndependent(t *testing.T) {
+	ctx := context.Background()
+	st := session.NewMemoryStore(session.MemoryConfig{})
+	for _, size := range []int{2, 200, 300, 800, 1500, 3000, 5000} {
+		s := memSession(fmt.Sprint("user", size), "", time.Now().Add(time.Hour))
+		claims := `{"x":"` + strings.Repeat("a", size) + `"}`
+		s.Claims = json.RawMessage(claims)
+		mustCreate(t, st, s)
+		a, err := st.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := st.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(a.Claims) != len(a.Claims) {
+			t.Errorf("%d: Claims have room to grow in place (cap %d, len %d)", size, cap(a.Claims), len(a.Claims))
+		}
+		a.Claims[0] = 'X'
+		grown := append(a.Claims, "tail"...)
+		grown[1] = 'Y'
+		if string(b.Claims) != claims {
+			t.Errorf("%d: changing one Get's Claims changed another's", size)
+		}
+		c, err := st.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(c.Claims) != claims {
+			t.Errorf("%d: changing a Get's Claims changed the store", size)
+		}
 	}
 }
