@@ -67,6 +67,9 @@ var sentinels = []struct {
 	{rp.ErrNoUserInfo, "rp.ErrNoUserInfo"},
 	{rp.ErrNoRefreshToken, "rp.ErrNoRefreshToken"},
 	{rp.ErrIDTokenHintRequired, "rp.ErrIDTokenHintRequired"},
+	// rp: the provider is not discovered yet (Config.LazyDiscovery), before
+	// the reason the last attempt failed.
+	{rp.ErrNotDiscovered, "rp.ErrNotDiscovered"},
 	// rp: the provider could not be reached, timed out or answered 5xx.
 	{rp.ErrProviderUnavailable, "rp.ErrProviderUnavailable"},
 

@@ -101,6 +101,7 @@ func TestErrorType(t *testing.T) {
 		// The missing claim comes before the rule the claim serves.
 		{&rp.MissingClaimError{Claim: "exp"}, "rp.ErrMissingClaim"},
 		{&rp.KeyRetryError{RetryAfter: time.Second, Err: rp.ErrKeyRefetchLimited}, "rp.ErrKeyRefetchLimited"},
+		{&rp.DiscoveryRetryError{RetryAfter: time.Second, Err: fmt.Errorf("%w: %w", rp.ErrProviderUnavailable, context.DeadlineExceeded)}, "rp.ErrNotDiscovered"},
 		// rp's root cause before the wrapper of the middleware.
 		{fmt.Errorf("%w: %w", middleware.ErrRefreshUnavailable, fmt.Errorf("%w: %w", rp.ErrProviderUnavailable, context.DeadlineExceeded)), "rp.ErrProviderUnavailable"},
 		{fmt.Errorf("%w: %w", middleware.ErrRefreshUnavailable, errors.New("EOF")), "middleware.ErrRefreshUnavailable"},
