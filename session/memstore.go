@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +24,10 @@ const (
 	// BenchmarkMemoryStoreExpiryStep); the lock is released between steps.
 	expireBatch  = 128
 	expireBudget = 250 * time.Microsecond
+	// expirePause is the least pause between two steps, which pause at
+	// least as long as the step took: housekeeping holds the lock half of
+	// the time at most.
+	expirePause = 20 * time.Microsecond
 	// expireCoalesce is how long after an expiry housekeeping may wait,
 	// so that what lapses within one such span is removed in one go.
 	expireCoalesce = time.Second
@@ -612,6 +615,7 @@ func (m *MemoryStore) housekeepIfDue(now time.Time) {
 // of its own, one at a time (m.sweeping).
 func (m *MemoryStore) housekeep() {
 	for {
+		start := time.Now()
 		m.mu.Lock()
 		_, more := m.stepLocked(m.clock())
 		if !more {
@@ -622,7 +626,12 @@ func (m *MemoryStore) housekeep() {
 		if !more {
 			return
 		}
-		runtime.Gosched() // let the callers waiting on the lock in
+		// Pause as long as the step took before the next: a caller woken
+		// when the lock was released must get it first, and sync's
+		// mutexes let a goroutine that is still running, as this one
+		// would be, take it back ahead of woken waiters for up to a
+		// millisecond.
+		time.Sleep(max(time.Since(start), expirePause))
 	}
 }
 
