@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"math"
 	"sync"
@@ -52,10 +54,13 @@ type MemoryConfig struct {
 // instance will not end sessions held by another.
 //
 // It keys records by the SHA-256 of the session ID, never by the ID itself
-// (a dump of its memory holds no usable ID), and keeps the (issuer, sid)
-// and (issuer, subject) indexes under the same mutex as the records, so
-// every method is atomic. The indexes are lists threaded through the
-// records, so a logout neither scans nor allocates.
+// (a dump of its memory holds no usable ID): a map on its first 8 bytes,
+// the record holding all 32, which a lookup compares. It keeps the
+// (issuer, sid) and (issuer, subject) indexes under the same mutex as the
+// records, so every method is atomic. The indexes are lists threaded
+// through the records, under a seeded 64-bit hash of their key, so a
+// logout neither scans nor allocates, and each costs one small map entry
+// per sid or subject.
 //
 // # Expiry
 //
@@ -66,7 +71,7 @@ type MemoryConfig struct {
 // step: the store keeps its sessions and tombstones in queues ordered by
 // when they lapse, and housekeeping holds the lock for one batch of the
 // earliest ones at a time (at most 128, and at most about a quarter of a
-// millisecond), releasing it between batches.
+// millisecond), releasing it between batches for at least as long.
 //
 // Housekeeping runs in a goroutine of its own, which exits once nothing
 // lapsed is left. Any call — reads included, so a store that only serves
@@ -103,9 +108,10 @@ type MemoryStore struct {
 	now func() time.Time // nil: time.Now
 
 	mu       sync.RWMutex
-	recs     map[recordKey]*record   // SHA-256 of the ID → session
-	sids     map[indexKey]*record    // (issuer, sid) → first of its sessions
-	subjects map[indexKey]*record    // (issuer, subject) → first of its sessions
+	recs     map[uint64]*record      // the first 8 bytes of the SHA-256 of the ID → session
+	seed     maphash.Seed            // of indexHash
+	sids     map[uint64]*record      // indexHash(issuer, sid) → first of its sessions
+	subjects map[uint64]*record      // indexHash(issuer, subject) → first of its sessions
 	sidGone  map[indexKey]*tombstone // logged-out (issuer, sid)
 	subGone  map[indexKey]*tombstone // (issuer, subject) of subject-wide logouts
 	expiries expiryHeap[*record]     // every session, by Expiry
@@ -120,14 +126,30 @@ type MemoryStore struct {
 	// sweeping is set while a housekeeping goroutine runs.
 	sweeping atomic.Bool
 
+	// narrowShort and narrowIndex clear bits of the records' short keys
+	// and of indexHash, for the tests that force their collisions; zero
+	// otherwise.
+	narrowShort, narrowIndex uint64
+
 	// LEGACY: read only by Dump in export_test.go, which predates this
 	// layout; always nil. Remove them with that Dump.
 	records          map[string]*Session
 	bySID, bySubject map[indexKey]map[string]struct{}
 }
 
-// recordKey is the key of a record: the SHA-256 of the session ID.
+// recordKey is the key of a record: the SHA-256 of the session ID. The
+// records map is keyed by its first 8 bytes only, which Create keeps
+// unique among the records; a lookup checks the rest in the record.
 type recordKey [sha256.Size]byte
+
+// shortKey is the key of k in the records map.
+func (m *MemoryStore) shortKey(k *recordKey) uint64 {
+	return binary.LittleEndian.Uint64(k[:8]) &^ m.narrowShort
+}
+
+// errShortKeyTaken is create's answer when the short key of a fresh ID is
+// another record's (one chance in 2⁶⁴ per record): Create draws another.
+var errShortKeyTaken = errors.New("session: create: short key taken")
 
 // hashID returns the recordKey of id without allocating.
 func hashID(id string) recordKey {
@@ -194,7 +216,7 @@ func (m *MemoryStore) Get(ctx context.Context, id string) (*Session, error) {
 	now := m.clock()
 	var s *Session
 	m.mu.RLock()
-	if rec := m.recs[key]; rec != nil && !expired(&rec.Session, now) {
+	if rec := m.recs[m.shortKey(&key)]; rec != nil && rec.key == key && !expired(&rec.Session, now) {
 		s = rec.copyOut()
 	}
 	m.mu.RUnlock()
@@ -219,21 +241,27 @@ func (m *MemoryStore) Create(ctx context.Context, s *Session) error {
 	if s.ID != "" {
 		return fmt.Errorf("%w: Create needs an empty ID, it sets a fresh one", ErrInvalidSession)
 	}
-	id := NewID()
-	rec := &record{Session: *s, key: hashID(id)}
+	rec := &record{Session: *s}
 	rec.ID = ""
 	rec.Expiry = rec.Expiry.Round(0) // expiry is on the wall clock, whichever method checks it
 	rec.Claims = cloneClaims(s.Claims)
 	rec.AuthParams = maps.Clone(s.AuthParams)
 
 	now := m.clock()
-	err := m.create(rec, now)
-	m.housekeepIfDue(now)
-	if err != nil {
-		return err
+	for {
+		id := NewID()
+		rec.key = hashID(id)
+		err := m.create(rec, now)
+		if err == errShortKeyTaken {
+			continue
+		}
+		m.housekeepIfDue(now)
+		if err != nil {
+			return err
+		}
+		s.ID = id
+		return nil
 	}
-	s.ID = id
-	return nil
 }
 
 func (m *MemoryStore) create(rec *record, now time.Time) error {
@@ -243,18 +271,18 @@ func (m *MemoryStore) create(rec *record, now time.Time) error {
 	if err := m.loggedOutLocked(&rec.Session, now); err != nil {
 		return err
 	}
-	if _, taken := m.recs[rec.key]; taken { // 256 random bits: never happens
-		return errors.New("session: create: session ID collision")
+	if m.recs[m.shortKey(&rec.key)] != nil {
+		return errShortKeyTaken
 	}
 	rec.Issuer = m.internLocked(rec.Issuer, true)
 	if rec.SID != "" {
 		rec.Subject, rec.SID = pack(rec.Subject, rec.SID)
 	}
-	m.recs[rec.key] = rec
+	m.recs[m.shortKey(&rec.key)] = rec
 	if rec.SID != "" {
-		linkIn(m.sids, indexKey{rec.Issuer, rec.SID}, rec, bySIDList)
+		linkIn(m.sids, m.indexHash(rec.Issuer, rec.SID), rec, bySIDList)
 	}
-	linkIn(m.subjects, indexKey{rec.Issuer, rec.Subject}, rec, bySubjectList)
+	linkIn(m.subjects, m.indexHash(rec.Issuer, rec.Subject), rec, bySubjectList)
 	at := nanos(rec.Expiry)
 	m.expiries.push(at, rec)
 	m.lapsesAtLocked(at, now)
@@ -288,7 +316,7 @@ func (m *MemoryStore) Update(ctx context.Context, s *Session) error {
 func (m *MemoryStore) update(key recordKey, s *Session, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rec := m.recs[key]
+	rec := m.lookupLocked(key)
 	if rec == nil || expired(&rec.Session, now) {
 		return ErrNotFound
 	}
@@ -338,7 +366,7 @@ func (m *MemoryStore) Delete(ctx context.Context, id string) (bool, error) {
 	key := hashID(id)
 	now := m.clock()
 	m.mu.Lock()
-	rec := m.recs[key]
+	rec := m.lookupLocked(key)
 	live := rec != nil && m.liveLocked(rec, nanos(now))
 	if rec != nil {
 		m.removeLocked(rec)
@@ -355,7 +383,7 @@ func (m *MemoryStore) DeleteBySID(ctx context.Context, issuer, sid string) (int,
 	if sid == "" {
 		return 0, nil
 	}
-	return m.deleteByIndex(bySIDList, indexKey{issuer, sid}), nil
+	return m.deleteByIndex(bySIDList, issuer, sid), nil
 }
 
 // DeleteBySubject removes every session of the user (issuer, subject) with
@@ -365,15 +393,16 @@ func (m *MemoryStore) DeleteBySubject(ctx context.Context, issuer, subject strin
 	if subject == "" {
 		return 0, nil
 	}
-	return m.deleteByIndex(bySubjectList, indexKey{issuer, subject}), nil
+	return m.deleteByIndex(bySubjectList, issuer, subject), nil
 }
 
 // deleteByIndex removes the sessions listed under k in the sid or subject
 // index, and counts the unexpired ones.
-func (m *MemoryStore) deleteByIndex(list int, k indexKey) int {
+func (m *MemoryStore) deleteByIndex(list int, issuer, value string) int {
 	now := m.clock()
 	m.mu.Lock()
-	n := m.deleteListLocked(list, k, now, false)
+	m.initLocked()
+	n := m.deleteListLocked(list, issuer, value, now, false)
 	m.mu.Unlock()
 	m.housekeepIfDue(now)
 	return n
@@ -400,15 +429,13 @@ func (m *MemoryStore) logoutLocked(l Logout, issuedAt, until, now time.Time) int
 	l.Issuer = m.internLocked(l.Issuer, false)
 	n := 0
 	if l.SID != "" {
-		k := indexKey{l.Issuer, l.SID}
-		m.tombstoneLocked(false, k, until, now)
-		n += m.deleteListLocked(bySIDList, k, now, false)
+		m.tombstoneLocked(false, indexKey{l.Issuer, l.SID}, until, now)
+		n += m.deleteListLocked(bySIDList, l.Issuer, l.SID, now, false)
 	}
 	if l.Subject == "" {
 		return n
 	}
-	k := indexKey{l.Issuer, l.Subject}
-	tomb := m.tombstoneLocked(true, k, until, now)
+	tomb := m.tombstoneLocked(true, indexKey{l.Issuer, l.Subject}, until, now)
 	if l.SID != "" {
 		// The subject's sessions without a sid may belong to the logged
 		// out provider session too: the provider named no sid in its ID
@@ -416,12 +443,12 @@ func (m *MemoryStore) logoutLocked(l Logout, issuedAt, until, now time.Time) int
 		if tomb.noSID.Before(issuedAt) {
 			tomb.noSID = issuedAt
 		}
-		return n + m.deleteListLocked(bySubjectList, k, now, true)
+		return n + m.deleteListLocked(bySubjectList, l.Issuer, l.Subject, now, true)
 	}
 	if tomb.all.Before(issuedAt) {
 		tomb.all = issuedAt
 	}
-	return n + m.deleteListLocked(bySubjectList, k, now, false)
+	return n + m.deleteListLocked(bySubjectList, l.Issuer, l.Subject, now, false)
 }
 
 // tombstoneLocked returns the tombstone under k in sidGone (or subGone,
@@ -474,18 +501,18 @@ func (m *MemoryStore) loggedOutLocked(s *Session, now time.Time) error {
 	return nil
 }
 
-// deleteListLocked removes the sessions in the list under k (of those
-// without a sid only, when sidless), and counts the unexpired ones. m.mu
-// must be held for writing.
-func (m *MemoryStore) deleteListLocked(list int, k indexKey, now time.Time, sidless bool) int {
+// deleteListLocked removes the sessions of (issuer, value) in the sid or
+// subject index (only those without a sid, when sidless), and counts the
+// unexpired ones. m.mu must be held for writing.
+func (m *MemoryStore) deleteListLocked(list int, issuer, value string, now time.Time, sidless bool) int {
 	index := m.sids
 	if list == bySubjectList {
 		index = m.subjects
 	}
 	n, at := 0, nanos(now)
-	for rec := index[k]; rec != nil; {
+	for rec := index[m.indexHash(issuer, value)]; rec != nil; {
 		next := rec.links[list].next
-		if !sidless || rec.SID == "" {
+		if rec.indexValue(list) == value && rec.Issuer == issuer && (!sidless || rec.SID == "") {
 			if m.liveLocked(rec, at) {
 				n++
 			}
@@ -494,6 +521,31 @@ func (m *MemoryStore) deleteListLocked(list int, k indexKey, now time.Time, sidl
 		rec = next
 	}
 	return n
+}
+
+// lookupLocked returns the record under key, or nil. m.mu must be held.
+func (m *MemoryStore) lookupLocked(key recordKey) *record {
+	if rec := m.recs[m.shortKey(&key)]; rec != nil && rec.key == key {
+		return rec
+	}
+	return nil
+}
+
+// indexHash is the key of (issuer, value) in the sid and subject indexes:
+// a 64-bit hash, under a seed of the store's own, which keeps their map
+// entries small. Sessions of two pairs with the same hash share a list,
+// which the walks filter (one chance in 2⁶⁴ per pair of pairs, and no way
+// to aim for it without the seed).
+func (m *MemoryStore) indexHash(issuer, value string) uint64 {
+	return maphash.Comparable(m.seed, indexKey{issuer, value}) &^ m.narrowIndex
+}
+
+// indexValue is the sid or the subject of r, as list says.
+func (r *record) indexValue(list int) string {
+	if list == bySIDList {
+		return r.SID
+	}
+	return r.Subject
 }
 
 // liveLocked reports whether rec has not expired at now (Unix
@@ -514,16 +566,16 @@ func pack(a, b string) (string, string) {
 // removeLocked deletes rec, its index entries and its place in the expiry
 // queue. m.mu must be held for writing.
 func (m *MemoryStore) removeLocked(rec *record) {
-	delete(m.recs, rec.key)
+	delete(m.recs, m.shortKey(&rec.key))
 	if rec.SID != "" {
-		linkOut(m.sids, indexKey{rec.Issuer, rec.SID}, rec, bySIDList)
+		linkOut(m.sids, m.indexHash(rec.Issuer, rec.SID), rec, bySIDList)
 	}
-	linkOut(m.subjects, indexKey{rec.Issuer, rec.Subject}, rec, bySubjectList)
+	linkOut(m.subjects, m.indexHash(rec.Issuer, rec.Subject), rec, bySubjectList)
 	m.expiries.remove(rec)
 }
 
 // linkIn puts rec first in the list under k of index.
-func linkIn(index map[indexKey]*record, k indexKey, rec *record, list int) {
+func linkIn(index map[uint64]*record, k uint64, rec *record, list int) {
 	if head := index[k]; head != nil {
 		head.links[list].prev = rec
 		rec.links[list].next = head
@@ -533,7 +585,7 @@ func linkIn(index map[indexKey]*record, k indexKey, rec *record, list int) {
 
 // linkOut takes rec out of the list under k of index, and the list out of
 // index once empty.
-func linkOut(index map[indexKey]*record, k indexKey, rec *record, list int) {
+func linkOut(index map[uint64]*record, k uint64, rec *record, list int) {
 	l := rec.links[list]
 	switch {
 	case l.prev != nil:
@@ -576,9 +628,10 @@ func (m *MemoryStore) clock() time.Time {
 // writing (or m not yet shared).
 func (m *MemoryStore) initLocked() {
 	if m.recs == nil {
-		m.recs = make(map[recordKey]*record)
-		m.sids = make(map[indexKey]*record)
-		m.subjects = make(map[indexKey]*record)
+		m.recs = make(map[uint64]*record)
+		m.seed = maphash.MakeSeed()
+		m.sids = make(map[uint64]*record)
+		m.subjects = make(map[uint64]*record)
 		m.sidGone = make(map[indexKey]*tombstone)
 		m.subGone = make(map[indexKey]*tombstone)
 		m.issuers = make(map[string]string)
@@ -764,11 +817,20 @@ func (r *record) copyOut() *Session {
 	case n <= len(sessionAnd512{}.b):
 		p := new(sessionAnd512)
 		s, buf = &p.Session, p.b[:]
+	case n <= len(sessionAnd768{}.b):
+		p := new(sessionAnd768)
+		s, buf = &p.Session, p.b[:]
 	case n <= len(sessionAnd1K{}.b):
 		p := new(sessionAnd1K)
 		s, buf = &p.Session, p.b[:]
+	case n <= len(sessionAnd1536{}.b):
+		p := new(sessionAnd1536)
+		s, buf = &p.Session, p.b[:]
 	case n <= len(sessionAnd2K{}.b):
 		p := new(sessionAnd2K)
+		s, buf = &p.Session, p.b[:]
+	case n <= len(sessionAnd3K{}.b):
+		p := new(sessionAnd3K)
 		s, buf = &p.Session, p.b[:]
 	case n <= len(sessionAnd4K{}.b):
 		p := new(sessionAnd4K)
@@ -786,27 +848,44 @@ func (r *record) copyOut() *Session {
 }
 
 // A Session followed by room for its Claims, sized so that the whole is
-// one of the allocator's size classes: 512 B, 1, 2 and 4 KiB.
+// one of the allocator's size classes. Above 512 bytes the allocator puts
+// an 8-byte header before an object that holds pointers (Go 1.22 and
+// later), which the room leaves out.
 type (
 	sessionAnd512 struct {
 		Session
 		b [512 - sessionSize]byte
 	}
+	sessionAnd768 struct {
+		Session
+		b [768 - mallocHeader - sessionSize]byte
+	}
 	sessionAnd1K struct {
 		Session
-		b [1024 - sessionSize]byte
+		b [1024 - mallocHeader - sessionSize]byte
+	}
+	sessionAnd1536 struct {
+		Session
+		b [1536 - mallocHeader - sessionSize]byte
 	}
 	sessionAnd2K struct {
 		Session
-		b [2048 - sessionSize]byte
+		b [2048 - mallocHeader - sessionSize]byte
+	}
+	sessionAnd3K struct {
+		Session
+		b [3072 - mallocHeader - sessionSize]byte
 	}
 	sessionAnd4K struct {
 		Session
-		b [4096 - sessionSize]byte
+		b [4096 - mallocHeader - sessionSize]byte
 	}
 )
 
-const sessionSize = unsafe.Sizeof(Session{})
+const (
+	sessionSize  = unsafe.Sizeof(Session{})
+	mallocHeader = 8
+)
 
 // cloneClaims returns a copy of c, nil when it is empty.
 func cloneClaims(c json.RawMessage) json.RawMessage {

@@ -187,11 +187,20 @@ func TestMemoryStoreLapsedTombstoneStartsAfresh(t *testing.T) {
 // TestMemoryStoreRandomOps runs random operations, with expiries and a
 // clock that moves, and checks after each that the maps, the index lists
 // and the expiry queues agree, and that Get agrees with a model of the
-// live sessions.
+// live sessions; then again with hashes narrowed so that records' short
+// keys and the index hashes collide all the time.
 func TestMemoryStoreRandomOps(t *testing.T) {
+	t.Run("hashes", func(t *testing.T) { randomOps(t, func(*session.MemoryStore) {}) })
+	t.Run("collisions", func(t *testing.T) {
+		randomOps(t, func(st *session.MemoryStore) { st.NarrowHashes(12, 2) })
+	})
+}
+
+func randomOps(t *testing.T, setup func(*session.MemoryStore)) {
 	ctx := context.Background()
 	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC))
 	st := session.NewMemoryStore(session.MemoryConfig{Now: clock.Now})
+	setup(st)
 	rng := rand.New(rand.NewPCG(5, 6))
 	type held struct {
 		s    *session.Session

@@ -36,23 +36,24 @@ func (m *MemoryStore) Snapshot() MemorySnapshot {
 		Expiries:          m.expiries.len(),
 		Lapses:            m.lapses.len(),
 	}
-	for k, rec := range m.recs {
-		d.Records[keyString(k)] = rec.Session
+	for _, rec := range m.recs {
+		d.Records[keyString(rec.key)] = rec.Session
 	}
 	return d
 }
 
 func keyString(k recordKey) string { return base64.RawURLEncoding.EncodeToString(k[:]) }
 
-func snapshotIndex(index map[indexKey]*record, list int) map[string][]string {
+func snapshotIndex(index map[uint64]*record, list int) map[string][]string {
 	out := make(map[string][]string)
-	for k, head := range index {
-		var keys []string
+	for _, head := range index {
 		for rec := head; rec != nil; rec = rec.links[list].next {
-			keys = append(keys, keyString(rec.key))
+			k := rec.Issuer + " " + rec.indexValue(list)
+			out[k] = append(out[k], keyString(rec.key))
 		}
+	}
+	for _, keys := range out {
 		slices.Sort(keys)
-		out[k.issuer+" "+k.value] = keys
 	}
 	return out
 }
@@ -95,7 +96,7 @@ func (m *MemoryStore) CheckInvariants() error {
 	checkHeap(&m.lapses, fail)
 	for i := range m.expiries.len() {
 		e := m.expiries.entry(i)
-		if m.recs[e.item.key] != e.item {
+		if m.recs[m.shortKey(&e.item.key)] != e.item {
 			fail("expiry entry %d is not a stored record", i)
 		}
 		if e.at != nanos(e.item.Expiry) {
@@ -118,7 +119,7 @@ func (m *MemoryStore) CheckInvariants() error {
 	inLists := 0
 	for _, c := range []struct {
 		list  int
-		index map[indexKey]*record
+		index map[uint64]*record
 	}{{bySIDList, m.sids}, {bySubjectList, m.subjects}} {
 		for k, head := range c.index {
 			if head.links[c.list].prev != nil {
@@ -129,14 +130,10 @@ func (m *MemoryStore) CheckInvariants() error {
 				if rec.links[c.list].prev != prev {
 					fail("list %d %v: broken back link", c.list, k)
 				}
-				key := indexKey{rec.Issuer, rec.Subject}
-				if c.list == bySIDList {
-					key = indexKey{rec.Issuer, rec.SID}
+				if h := m.indexHash(rec.Issuer, rec.indexValue(c.list)); h != k {
+					fail("list %d %v holds a record of %v", c.list, k, h)
 				}
-				if key != k {
-					fail("list %d %v holds a record of %v", c.list, k, key)
-				}
-				if m.recs[rec.key] != rec {
+				if m.recs[m.shortKey(&rec.key)] != rec {
 					fail("list %d %v holds a record that is not stored", c.list, k)
 				}
 				if c.list == bySIDList {
@@ -147,7 +144,10 @@ func (m *MemoryStore) CheckInvariants() error {
 		}
 	}
 	withSID := 0
-	for _, rec := range m.recs {
+	for short, rec := range m.recs {
+		if short != m.shortKey(&rec.key) {
+			fail("record under %x has the key %x", short, rec.key)
+		}
 		if rec.SID != "" {
 			withSID++
 		}
@@ -168,4 +168,12 @@ func checkHeap[T heapItem](h *expiryHeap[T], fail func(string, ...any)) {
 			fail("heap entry %d is earlier than its parent", i)
 		}
 	}
+}
+
+// NarrowHashes keeps only the low shortBits of the records' short keys
+// and indexBits of the index hashes, so that a test meets their
+// collisions. Call it on an empty store.
+func (m *MemoryStore) NarrowHashes(shortBits, indexBits int) {
+	m.narrowShort = ^uint64(0) << shortBits
+	m.narrowIndex = ^uint64(0) << indexBits
 }
